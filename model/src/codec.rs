@@ -1,0 +1,500 @@
+//! The versioned binary codec for journal payloads. Each [`Event`] variant has a fixed little-endian layout,
+//! documented byte by byte in `docs/journal.md`; the record header carries the kind and [`CODEC_VERSION`].
+//! Decoding validates every enum byte, every length and the absence of trailing bytes, so a payload either
+//! decodes to exactly the event that was encoded or fails with a [`CodecError`]; it never panics.
+
+use crate::event::*;
+use crate::fixed::{Px, Qty};
+use crate::ids::{AccountId, ClOrdId, OrderId, SymbolId};
+use crate::order::{Ingress, OrdType, Side, Tif};
+use crate::reason::{Measure, Reject, RejectReason, RuleId};
+
+/// Payload layout version written by this build. Bump it when a layout changes and keep decoding old ones.
+pub const CODEC_VERSION: u16 = 1;
+/// Longest string in a payload (catalog names, version text), in bytes.
+pub const PAYLOAD_STR_LEN_MAX: usize = 256;
+/// Most names in one boot catalog.
+pub const CATALOG_ENTRIES_MAX: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("payload ends early")]
+    Truncated,
+    #[error("invalid value for {0}")]
+    Invalid(&'static str),
+    #[error("{0} trailing bytes after the payload")]
+    TrailingBytes(usize),
+    #[error("unknown record kind {0}")]
+    UnknownKind(u16),
+    #[error("record kind {kind} version {version} is not supported by this build (max {CODEC_VERSION})")]
+    UnsupportedVersion { kind: u16, version: u16 },
+}
+
+/// Appends the payload of `event` to `out` (which the caller clears and reuses: no allocation after warm-up).
+pub fn encode(event: &Event, out: &mut Vec<u8>) {
+    match event {
+        Event::Boot(b) => {
+            put_str(out, &b.version);
+            put_u32(out, b.accounts.len() as u32);
+            for a in &b.accounts {
+                put_str(out, a);
+            }
+            put_u32(out, b.symbols.len() as u32);
+            for s in &b.symbols {
+                put_str(out, s);
+            }
+        }
+        Event::NewOrder(o) => {
+            put_u32(out, o.account.0);
+            put_u32(out, o.symbol.0);
+            out.extend_from_slice(&[o.side as u8, o.ord_type as u8, o.tif as u8, o.ingress as u8]);
+            put_i64(out, o.qty.raw());
+            match o.limit_px {
+                Some(px) => {
+                    out.push(1);
+                    put_i64(out, px.raw());
+                }
+                None => {
+                    out.push(0);
+                    put_i64(out, 0);
+                }
+            }
+            put_cl_ord_id(out, &o.cl_ord_id);
+        }
+        Event::CancelOrder(c) => {
+            put_u32(out, c.account.0);
+            match c.target {
+                CancelTarget::ById(id) => {
+                    out.push(1);
+                    put_u64(out, id.0);
+                }
+                CancelTarget::ByClOrdId(cl) => {
+                    out.push(2);
+                    put_cl_ord_id(out, &cl);
+                }
+            }
+        }
+        Event::Decision(d) => {
+            put_u64(out, d.order.0);
+            match d.verdict {
+                Verdict::Accept => out.push(0),
+                Verdict::Reject(r) => {
+                    out.extend_from_slice(&[1, r.rule as u8, r.reason as u8, r.measure as u8]);
+                    put_i64(out, r.observed);
+                    put_i64(out, r.limit);
+                }
+            }
+        }
+        Event::Venue(v) => match *v {
+            VenueReport::Ack { order } => {
+                out.push(1);
+                put_u64(out, order.0);
+            }
+            VenueReport::Fill {
+                order,
+                exec_id,
+                qty,
+                px,
+            } => {
+                out.push(2);
+                put_u64(out, order.0);
+                put_u64(out, exec_id);
+                put_i64(out, qty.raw());
+                put_i64(out, px.raw());
+            }
+            VenueReport::Canceled { order, cause } => {
+                out.push(3);
+                put_u64(out, order.0);
+                out.push(cause as u8);
+            }
+            VenueReport::Rejected { order, reason } => {
+                out.push(4);
+                put_u64(out, order.0);
+                out.push(reason as u8);
+            }
+            VenueReport::CancelRejected { order, reason } => {
+                out.push(5);
+                put_u64(out, order.0);
+                out.push(reason as u8);
+            }
+        },
+        Event::Price(p) => {
+            put_u32(out, p.symbol.0);
+            put_i64(out, p.px.raw());
+        }
+        Event::Control(c) => out.push(c.kind as u8),
+        Event::Timer(Timer::DayRoll { day }) => {
+            out.push(1);
+            put_u32(out, *day);
+        }
+    }
+}
+
+/// Decodes a payload of `kind` written with layout `version`.
+pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecError> {
+    let kind_enum = EventKind::from_u16(kind).ok_or(CodecError::UnknownKind(kind))?;
+    if version == 0 || version > CODEC_VERSION {
+        return Err(CodecError::UnsupportedVersion { kind, version });
+    }
+    let mut r = Reader { buf: payload, pos: 0 };
+    let event = match kind_enum {
+        EventKind::Boot => {
+            let version = r.str()?;
+            let n = r.count()?;
+            let mut accounts = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                accounts.push(r.str()?);
+            }
+            let n = r.count()?;
+            let mut symbols = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                symbols.push(r.str()?);
+            }
+            Event::Boot(Boot {
+                version,
+                accounts,
+                symbols,
+            })
+        }
+        EventKind::NewOrder => {
+            let account = AccountId(r.u32()?);
+            let symbol = SymbolId(r.u32()?);
+            let side = Side::from_u8(r.u8()?).ok_or(CodecError::Invalid("side"))?;
+            let ord_type = OrdType::from_u8(r.u8()?).ok_or(CodecError::Invalid("ord_type"))?;
+            let tif = Tif::from_u8(r.u8()?).ok_or(CodecError::Invalid("tif"))?;
+            let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
+            let qty = Qty::from_raw(r.i64()?);
+            let has_px = r.u8()?;
+            let px = r.i64()?;
+            let limit_px = match (has_px, px) {
+                (0, 0) => None,
+                (1, px) => Some(Px::from_raw(px)),
+                _ => return Err(CodecError::Invalid("limit_px")),
+            };
+            let cl_ord_id = r.cl_ord_id()?;
+            Event::NewOrder(NewOrder {
+                account,
+                symbol,
+                side,
+                ord_type,
+                tif,
+                qty,
+                limit_px,
+                cl_ord_id,
+                ingress,
+            })
+        }
+        EventKind::CancelOrder => {
+            let account = AccountId(r.u32()?);
+            let target = match r.u8()? {
+                1 => CancelTarget::ById(OrderId(r.u64()?)),
+                2 => CancelTarget::ByClOrdId(r.cl_ord_id()?),
+                _ => return Err(CodecError::Invalid("cancel target")),
+            };
+            Event::CancelOrder(CancelOrder { account, target })
+        }
+        EventKind::Decision => {
+            let order = OrderId(r.u64()?);
+            let verdict = match r.u8()? {
+                0 => Verdict::Accept,
+                1 => {
+                    let rule = RuleId::from_u8(r.u8()?).ok_or(CodecError::Invalid("rule"))?;
+                    let reason = RejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("reason"))?;
+                    let measure = Measure::from_u8(r.u8()?).ok_or(CodecError::Invalid("measure"))?;
+                    let observed = r.i64()?;
+                    let limit = r.i64()?;
+                    Verdict::Reject(Reject {
+                        rule,
+                        reason,
+                        measure,
+                        observed,
+                        limit,
+                    })
+                }
+                _ => return Err(CodecError::Invalid("verdict")),
+            };
+            Event::Decision(Decision { order, verdict })
+        }
+        EventKind::Venue => {
+            let tag = r.u8()?;
+            let order = OrderId(r.u64()?);
+            let report = match tag {
+                1 => VenueReport::Ack { order },
+                2 => VenueReport::Fill {
+                    order,
+                    exec_id: r.u64()?,
+                    qty: Qty::from_raw(r.i64()?),
+                    px: Px::from_raw(r.i64()?),
+                },
+                3 => VenueReport::Canceled {
+                    order,
+                    cause: CancelCause::from_u8(r.u8()?).ok_or(CodecError::Invalid("cancel cause"))?,
+                },
+                4 => VenueReport::Rejected {
+                    order,
+                    reason: VenueRejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("venue reason"))?,
+                },
+                5 => VenueReport::CancelRejected {
+                    order,
+                    reason: VenueRejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("venue reason"))?,
+                },
+                _ => return Err(CodecError::Invalid("venue report")),
+            };
+            Event::Venue(report)
+        }
+        EventKind::Price => Event::Price(PriceUpdate {
+            symbol: SymbolId(r.u32()?),
+            px: Px::from_raw(r.i64()?),
+        }),
+        EventKind::Control => Event::Control(Control {
+            kind: match r.u8()? {
+                1 => ControlKind::HaltTrading,
+                2 => ControlKind::ResumeTrading,
+                _ => return Err(CodecError::Invalid("control kind")),
+            },
+        }),
+        EventKind::Timer => match r.u8()? {
+            1 => Event::Timer(Timer::DayRoll { day: r.u32()? }),
+            _ => return Err(CodecError::Invalid("timer")),
+        },
+    };
+    if r.pos != payload.len() {
+        return Err(CodecError::TrailingBytes(payload.len() - r.pos));
+    }
+    Ok(event)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    assert!(s.len() <= PAYLOAD_STR_LEN_MAX, "payload string longer than PAYLOAD_STR_LEN_MAX");
+    out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+fn put_cl_ord_id(out: &mut Vec<u8>, id: &ClOrdId) {
+    let s = id.as_str().as_bytes();
+    out.push(s.len() as u8);
+    out.extend_from_slice(s);
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        let end = self.pos.checked_add(n).ok_or(CodecError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(CodecError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, CodecError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, CodecError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64(&mut self) -> Result<u64, CodecError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn i64(&mut self) -> Result<i64, CodecError> {
+        Ok(self.u64()? as i64)
+    }
+    fn count(&mut self) -> Result<usize, CodecError> {
+        let n = self.u32()? as usize;
+        if n > CATALOG_ENTRIES_MAX {
+            return Err(CodecError::Invalid("catalog length"));
+        }
+        Ok(n)
+    }
+    fn str(&mut self) -> Result<String, CodecError> {
+        let mut b = [0u8; 2];
+        b.copy_from_slice(self.take(2)?);
+        let n = u16::from_le_bytes(b) as usize;
+        if n > PAYLOAD_STR_LEN_MAX {
+            return Err(CodecError::Invalid("string length"));
+        }
+        let bytes = self.take(n)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| CodecError::Invalid("utf-8 string"))
+    }
+    fn cl_ord_id(&mut self) -> Result<ClOrdId, CodecError> {
+        let n = self.u8()? as usize;
+        let bytes = self.take(n)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| CodecError::Invalid("client order id"))?;
+        ClOrdId::try_new(text).map_err(|_| CodecError::Invalid("client order id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cl_ord_id() -> impl Strategy<Value = ClOrdId> {
+        "[!-~]{1,36}".prop_map(|s| ClOrdId::try_new(&s).expect("generated id is valid"))
+    }
+
+    fn reject() -> impl Strategy<Value = Reject> {
+        (
+            prop::sample::select(RuleId::ALL.to_vec()),
+            prop::sample::select(RejectReason::ALL.to_vec()),
+            0u8..5,
+            any::<i64>(),
+            any::<i64>(),
+        )
+            .prop_map(|(rule, reason, m, observed, limit)| Reject {
+                rule,
+                reason,
+                measure: Measure::from_u8(m).expect("0..5 are measures"),
+                observed,
+                limit,
+            })
+    }
+
+    pub(crate) fn event() -> impl Strategy<Value = Event> {
+        let new_order = (
+            any::<u32>(),
+            any::<u32>(),
+            prop::bool::ANY,
+            prop::bool::ANY,
+            1u8..5,
+            1u8..7,
+            any::<i64>(),
+            prop::option::of(any::<i64>()),
+            cl_ord_id(),
+        )
+            .prop_map(|(a, s, buy, mkt, tif, ing, qty, px, cl)| {
+                Event::NewOrder(NewOrder {
+                    account: AccountId(a),
+                    symbol: SymbolId(s),
+                    side: if buy { Side::Buy } else { Side::Sell },
+                    ord_type: if mkt { OrdType::Market } else { OrdType::Limit },
+                    tif: Tif::from_u8(tif).expect("1..5 are tifs"),
+                    qty: Qty::from_raw(qty),
+                    limit_px: px.map(Px::from_raw),
+                    cl_ord_id: cl,
+                    ingress: Ingress::from_u8(ing).expect("1..7 are ingresses"),
+                })
+            });
+        let cancel = (any::<u32>(), prop::option::of(any::<u64>()), cl_ord_id()).prop_map(|(a, id, cl)| {
+            Event::CancelOrder(CancelOrder {
+                account: AccountId(a),
+                target: match id {
+                    Some(id) => CancelTarget::ById(OrderId(id)),
+                    None => CancelTarget::ByClOrdId(cl),
+                },
+            })
+        });
+        let decision = (any::<u64>(), prop::option::of(reject())).prop_map(|(o, r)| {
+            Event::Decision(Decision {
+                order: OrderId(o),
+                verdict: r.map_or(Verdict::Accept, Verdict::Reject),
+            })
+        });
+        let venue = (0u8..5, any::<u64>(), any::<u64>(), any::<i64>(), any::<i64>(), 1u8..5).prop_map(
+            |(tag, o, e, q, p, c)| {
+                let order = OrderId(o);
+                Event::Venue(match tag {
+                    0 => VenueReport::Ack { order },
+                    1 => VenueReport::Fill {
+                        order,
+                        exec_id: e,
+                        qty: Qty::from_raw(q),
+                        px: Px::from_raw(p),
+                    },
+                    2 => VenueReport::Canceled {
+                        order,
+                        cause: CancelCause::from_u8(c).expect("1..5 are causes"),
+                    },
+                    3 => VenueReport::Rejected {
+                        order,
+                        reason: VenueRejectReason::from_u8(c).expect("1..5 are reasons"),
+                    },
+                    _ => VenueReport::CancelRejected {
+                        order,
+                        reason: VenueRejectReason::from_u8(c).expect("1..5 are reasons"),
+                    },
+                })
+            },
+        );
+        let boot = (
+            "[a-z0-9.-]{0,20}",
+            prop::collection::vec("[A-Z0-9-]{1,12}", 0..5),
+            prop::collection::vec("[A-Z0-9!:]{1,12}", 0..5),
+        )
+            .prop_map(|(version, accounts, symbols)| {
+                Event::Boot(Boot {
+                    version,
+                    accounts,
+                    symbols,
+                })
+            });
+        prop_oneof![
+            new_order,
+            cancel,
+            decision,
+            venue,
+            boot,
+            (any::<u32>(), any::<i64>()).prop_map(|(s, p)| Event::Price(PriceUpdate {
+                symbol: SymbolId(s),
+                px: Px::from_raw(p)
+            })),
+            prop::bool::ANY.prop_map(|h| Event::Control(Control {
+                kind: if h { ControlKind::HaltTrading } else { ControlKind::ResumeTrading }
+            })),
+            any::<u32>().prop_map(|day| Event::Timer(Timer::DayRoll { day })),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn random_events_round_trip(ev in event()) {
+            let mut buf = Vec::new();
+            encode(&ev, &mut buf);
+            let back = decode(ev.kind() as u16, CODEC_VERSION, &buf).expect("decodes");
+            prop_assert_eq!(back, ev);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(kind in 0u16..10, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+            let _ = decode(kind, version, &bytes);
+        }
+
+        #[test]
+        fn truncation_is_an_error(ev in event(), cut in 1usize..64) {
+            let mut buf = Vec::new();
+            encode(&ev, &mut buf);
+            if cut <= buf.len() {
+                buf.truncate(buf.len() - cut);
+                prop_assert!(decode(ev.kind() as u16, CODEC_VERSION, &buf).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_and_versions_are_errors() {
+        let ev = Event::Control(Control {
+            kind: ControlKind::HaltTrading,
+        });
+        let mut buf = Vec::new();
+        encode(&ev, &mut buf);
+        buf.push(0);
+        assert_eq!(decode(7, 1, &buf), Err(CodecError::TrailingBytes(1)));
+        assert!(matches!(decode(7, 2, &buf[..1]), Err(CodecError::UnsupportedVersion { .. })));
+        assert_eq!(decode(99, 1, &buf), Err(CodecError::UnknownKind(99)));
+    }
+}

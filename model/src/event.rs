@@ -1,0 +1,228 @@
+//! The one [`Event`] enum. Every input to the sequencer (order requests from edges, venue reports, prices,
+//! control actions, timers) and every decision it makes is an `Event`, journaled as one record before it takes
+//! effect. State is a pure function of the journaled events: restart = replay.
+
+use crate::fixed::{Px, Qty};
+use crate::ids::{AccountId, ClOrdId, OrderId, SymbolId};
+use crate::order::{Ingress, OrdType, Side, Tif};
+use crate::reason::Reject;
+use serde::Serialize;
+
+/// A request for a new order, as an edge validated it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct NewOrder {
+    pub account: AccountId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub ord_type: OrdType,
+    pub tif: Tif,
+    pub qty: Qty,
+    pub limit_px: Option<Px>,
+    pub cl_ord_id: ClOrdId,
+    pub ingress: Ingress,
+}
+
+/// Which order a cancel request means.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelTarget {
+    ById(OrderId),
+    ByClOrdId(ClOrdId),
+}
+
+/// A request to cancel a working order of `account`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct CancelOrder {
+    pub account: AccountId,
+    pub target: CancelTarget,
+}
+
+/// The outcome of checking a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accept,
+    Reject(Reject),
+}
+
+/// The decision the sequencer made for the request journaled just before it (for a new order, `order` is the id
+/// it assigned; for a cancel, the order it resolved to, or `OrderId(0)` when none matched). Replay recomputes
+/// every decision and checks that it equals the journaled one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct Decision {
+    pub order: OrderId,
+    pub verdict: Verdict,
+}
+
+/// Why a venue refused something.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[repr(u8)]
+pub enum VenueRejectReason {
+    NoReferencePrice = 1,
+    UnknownOrder = 2,
+    TooLateToCancel = 3,
+    Other = 4,
+}
+
+impl VenueRejectReason {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        [Self::NoReferencePrice, Self::UnknownOrder, Self::TooLateToCancel, Self::Other]
+            .into_iter()
+            .find(|r| *r as u8 == v)
+    }
+}
+
+/// Why an order ended without filling completely.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum CancelCause {
+    Requested = 1,
+    ImmediateOrCancel = 2,
+    FillOrKill = 3,
+    Venue = 4,
+}
+
+impl CancelCause {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        [Self::Requested, Self::ImmediateOrCancel, Self::FillOrKill, Self::Venue]
+            .into_iter()
+            .find(|r| *r as u8 == v)
+    }
+}
+
+/// What a venue reported about one of our orders.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum VenueReport {
+    Ack { order: OrderId },
+    Fill { order: OrderId, exec_id: u64, qty: Qty, px: Px },
+    Canceled { order: OrderId, cause: CancelCause },
+    Rejected { order: OrderId, reason: VenueRejectReason },
+    CancelRejected { order: OrderId, reason: VenueRejectReason },
+}
+
+impl VenueReport {
+    pub fn order(&self) -> OrderId {
+        match *self {
+            VenueReport::Ack { order }
+            | VenueReport::Fill { order, .. }
+            | VenueReport::Canceled { order, .. }
+            | VenueReport::Rejected { order, .. }
+            | VenueReport::CancelRejected { order, .. } => order,
+        }
+    }
+}
+
+/// A reference price for a symbol (last trade or mark), used by the paper venue and by risk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct PriceUpdate {
+    pub symbol: SymbolId,
+    pub px: Px,
+}
+
+/// Control-plane actions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum ControlKind {
+    /// Reject every new order; cancels still pass.
+    HaltTrading = 1,
+    /// Lift a halt.
+    ResumeTrading = 2,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct Control {
+    pub kind: ControlKind,
+}
+
+/// Timers enter as events so that replay sees them at the same place.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Timer {
+    /// A new trading day begins; `day` counts days since 1970-01-01 in the account's calendar.
+    DayRoll { day: u32 },
+}
+
+/// The names behind the ids of this boot, journaled once per start so that replay maps ids by name.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Boot {
+    pub version: String,
+    pub accounts: Vec<String>,
+    pub symbols: Vec<String>,
+}
+
+/// Everything the sequencer journals.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Boot(Boot),
+    NewOrder(NewOrder),
+    CancelOrder(CancelOrder),
+    Decision(Decision),
+    Venue(VenueReport),
+    Price(PriceUpdate),
+    Control(Control),
+    Timer(Timer),
+}
+
+impl Event {
+    /// The record kind written in the journal header.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Boot(_) => EventKind::Boot,
+            Event::NewOrder(_) => EventKind::NewOrder,
+            Event::CancelOrder(_) => EventKind::CancelOrder,
+            Event::Decision(_) => EventKind::Decision,
+            Event::Venue(_) => EventKind::Venue,
+            Event::Price(_) => EventKind::Price,
+            Event::Control(_) => EventKind::Control,
+            Event::Timer(_) => EventKind::Timer,
+        }
+    }
+}
+
+/// Journal record kinds (header field `kind`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u16)]
+pub enum EventKind {
+    Boot = 1,
+    NewOrder = 2,
+    CancelOrder = 3,
+    Decision = 4,
+    Venue = 5,
+    Price = 6,
+    Control = 7,
+    Timer = 8,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        Self::Boot,
+        Self::NewOrder,
+        Self::CancelOrder,
+        Self::Decision,
+        Self::Venue,
+        Self::Price,
+        Self::Control,
+        Self::Timer,
+    ];
+    pub fn from_u16(v: u16) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| *k as u16 == v)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Boot => "boot",
+            Self::NewOrder => "new_order",
+            Self::CancelOrder => "cancel_order",
+            Self::Decision => "decision",
+            Self::Venue => "venue",
+            Self::Price => "price",
+            Self::Control => "control",
+            Self::Timer => "timer",
+        }
+    }
+}
