@@ -1,0 +1,516 @@
+//! The write-ahead journal: append-only, preallocated, memory-mapped segment files under `<data_dir>/journal/`.
+//! One writer (the sequencer thread) appends records; a record's length is published last, so a reader never
+//! sees half a record. Durability is a policy ([`Durability`]): `none` (page cache: survives a process crash),
+//! `interval` (a flusher thread fdatasyncs every N ms), `sync` (group commit: [`Journal::commit`] msyncs the
+//! batch before the sequencer releases its outputs). Any write or sync failure is sticky: the journal refuses
+//! further appends and the sequencer halts trading. Opening recovers: every CRC is verified, a torn tail is
+//! truncated with a warning, and corruption inside a segment is a fail-stop error naming segment and offset.
+#![allow(unsafe_code)]
+
+pub mod format;
+
+use bulwark_model::codec;
+use bulwark_model::Event;
+use format::*;
+use memmap2::MmapMut;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How durable an appended record is before the sequencer answers for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the page cache only: survives a process crash, not a power loss or kernel crash.
+    None,
+    /// Written to the page cache and fdatasync'ed by a flusher every `interval_ms`: a power loss loses at most
+    /// the last interval; a process crash loses nothing.
+    Interval { interval_ms: u64 },
+    /// Group commit: every batch is msync'ed before any of its outputs or answers leave. Survives power loss.
+    Sync,
+}
+
+impl Durability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::None => "none",
+            Durability::Interval { .. } => "interval",
+            Durability::Sync => "sync",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct JournalOptions {
+    pub dir: PathBuf,
+    pub segment_bytes: u64,
+    pub durability: Durability,
+}
+
+/// Operating errors of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error("journal I/O error: {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal record of {0} bytes exceeds the maximum payload")]
+    RecordTooLarge(usize),
+    #[error("journal failed earlier and accepts no more writes: {0}")]
+    Failed(String),
+}
+
+/// What recovery found.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    pub records: u64,
+    pub segments: u64,
+    pub torn_tail: Option<TornTail>,
+}
+
+struct Segment {
+    index: u64,
+    path: PathBuf,
+    file: Arc<File>,
+    map: MmapMut,
+    /// Offset where the next record goes.
+    write_offset: usize,
+    /// Offset up to which data is known durable (sync policy).
+    synced_offset: usize,
+}
+
+/// The journal writer. Owned by the sequencer thread; `Send` but used from one thread at a time.
+pub struct Journal {
+    options: JournalOptions,
+    active: Segment,
+    next_seq: u64,
+    scratch: Vec<u8>,
+    /// The file the interval flusher syncs, swapped on rollover.
+    flush_target: Arc<Mutex<Arc<File>>>,
+    /// Set by the flusher when a background sync fails.
+    background_failed: Arc<AtomicBool>,
+    failed: Option<String>,
+    stop_flusher: Arc<AtomicBool>,
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("dir", &self.options.dir)
+            .field("segment", &self.active.index)
+            .field("offset", &self.active.write_offset)
+            .field("next_seq", &self.next_seq)
+            .finish()
+    }
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> JournalError + 'a {
+    move |source| JournalError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `options.dir`, calling `replay` for every committed event in
+    /// order. A torn tail is zeroed (and reported); corruption is an error and nothing is opened.
+    pub fn open(
+        options: JournalOptions,
+        mut replay: impl FnMut(u64, i64, Event) -> Result<(), String>,
+    ) -> Result<(Journal, RecoveryReport), JournalError> {
+        assert!(options.segment_bytes >= SEGMENT_BYTES_MIN, "segment_bytes below SEGMENT_BYTES_MIN");
+        std::fs::create_dir_all(&options.dir).map_err(io("create directory", &options.dir))?;
+        let mut records = 0u64;
+        let end = scan(&options.dir, |rec| {
+            let event = rec.decode().map_err(|e| {
+                format!(
+                    "journal record seq {} in segment {} at byte offset {} does not decode: {e}",
+                    rec.seq,
+                    segment_file_name(rec.segment),
+                    rec.offset
+                )
+            })?;
+            records += 1;
+            replay(rec.seq, rec.ts_ns, event)
+        })?;
+        let segments = list_segments(&options.dir)?;
+        let active = if segments.is_empty() {
+            create_segment(&options.dir, 0, 1, options.segment_bytes)?
+        } else {
+            let seg = open_segment(&options.dir, end.segment, end.offset as usize)?;
+            if end.torn_tail.is_some() {
+                // Zero everything past the last good record so that later records never meet stale bytes.
+                let mut seg = seg;
+                let from = seg.write_offset;
+                seg.map[from..].fill(0);
+                seg.map.flush().map_err(io("msync", &seg.path))?;
+                seg
+            } else {
+                seg
+            }
+        };
+        let flush_target = Arc::new(Mutex::new(active.file.clone()));
+        let mut journal = Journal {
+            options: options.clone(),
+            active,
+            next_seq: end.next_seq,
+            scratch: Vec::with_capacity(4096),
+            flush_target,
+            background_failed: Arc::new(AtomicBool::new(false)),
+            failed: None,
+            stop_flusher: Arc::new(AtomicBool::new(false)),
+            flusher: None,
+        };
+        if let Durability::Interval { interval_ms } = options.durability {
+            journal.start_flusher(interval_ms);
+        }
+        let report = RecoveryReport {
+            records,
+            segments: segments.len().max(1) as u64,
+            torn_tail: end.torn_tail,
+        };
+        Ok((journal, report))
+    }
+
+    fn start_flusher(&mut self, interval_ms: u64) {
+        let target = self.flush_target.clone();
+        let failed = self.background_failed.clone();
+        let stop = self.stop_flusher.clone();
+        let handle = std::thread::Builder::new()
+            .name("journal-flusher".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(interval_ms));
+                    let file = match target.lock() {
+                        Ok(f) => f.clone(),
+                        Err(_) => break,
+                    };
+                    if let Err(e) = file.sync_data() {
+                        tracing::error!("journal background fdatasync failed: {e}; trading halts");
+                        failed.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            })
+            .expect("spawn the journal flusher thread");
+        self.flusher = Some(handle);
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.options.durability
+    }
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+    pub fn dir(&self) -> &Path {
+        &self.options.dir
+    }
+
+    /// The sticky failure, if a write or sync ever failed.
+    pub fn failure(&mut self) -> Option<&str> {
+        if self.failed.is_none() && self.background_failed.load(Ordering::SeqCst) {
+            self.failed = Some("background fdatasync failed".into());
+        }
+        self.failed.as_deref()
+    }
+
+    fn fail(&mut self, e: JournalError) -> JournalError {
+        self.failed = Some(e.to_string());
+        e
+    }
+
+    /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
+    /// until [`Journal::commit`].
+    pub fn append(&mut self, ts_ns: i64, event: &Event) -> Result<u64, JournalError> {
+        if let Some(f) = self.failure() {
+            return Err(JournalError::Failed(f.to_string()));
+        }
+        self.scratch.clear();
+        codec::encode(event, &mut self.scratch);
+        let len = self.scratch.len();
+        if len == 0 || len > RECORD_PAYLOAD_BYTES_MAX {
+            return Err(JournalError::RecordTooLarge(len));
+        }
+        let span = record_span(len);
+        if self.active.write_offset + span > self.active.map.len() {
+            if let Err(e) = self.roll() {
+                return Err(self.fail(e));
+            }
+        }
+        let seq = self.next_seq;
+        let at = self.active.write_offset;
+        let dst = &mut self.active.map[at..at + span];
+        write_record_body(dst, seq, ts_ns, event.kind() as u16, codec::CODEC_VERSION, &self.scratch);
+        let len_ptr = dst.as_mut_ptr().cast::<u32>();
+        // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (bounds checked by
+        // the slice above); record offsets are multiples of 8 from a page-aligned base, so it is 4-aligned. Only
+        // this thread writes the mapping. The Release store orders the body before the length, which is what
+        // makes the length the commit marker.
+        unsafe { AtomicU32::from_ptr(len_ptr) }.store(len as u32, Ordering::Release);
+        self.active.write_offset += span;
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Makes everything appended so far as durable as the policy promises (msync under `sync`; nothing to do
+    /// under `none` and `interval`).
+    pub fn commit(&mut self) -> Result<(), JournalError> {
+        if let Some(f) = self.failure() {
+            return Err(JournalError::Failed(f.to_string()));
+        }
+        if self.options.durability != Durability::Sync {
+            return Ok(());
+        }
+        let seg = &mut self.active;
+        if seg.write_offset > seg.synced_offset {
+            let r = seg.map.flush_range(seg.synced_offset, seg.write_offset - seg.synced_offset);
+            if let Err(source) = r {
+                let path = seg.path.clone();
+                return Err(self.fail(JournalError::Io {
+                    op: "msync",
+                    path,
+                    source,
+                }));
+            }
+            seg.synced_offset = seg.write_offset;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything (used at shutdown, whatever the policy).
+    pub fn sync_all(&mut self) -> Result<(), JournalError> {
+        let path = self.active.path.clone();
+        self.active.map.flush().map_err(io("msync", &path))?;
+        self.active.synced_offset = self.active.write_offset;
+        Ok(())
+    }
+
+    fn roll(&mut self) -> Result<(), JournalError> {
+        // The old segment is made durable before the new one takes records, under every policy but `none`.
+        if self.options.durability != Durability::None {
+            let path = self.active.path.clone();
+            self.active.map.flush().map_err(io("msync", &path))?;
+        }
+        let next = create_segment(&self.options.dir, self.active.index + 1, self.next_seq, self.options.segment_bytes)?;
+        if let Ok(mut target) = self.flush_target.lock() {
+            *target = next.file.clone();
+        }
+        self.active = next;
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.stop_flusher.store(true, Ordering::Relaxed);
+        if let Some(h) = self.flusher.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn map_file(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
+    // SAFETY: the segment file is owned by this process (one journal writer per data dir, guarded by the lock
+    // file the gateway takes) and is never truncated while mapped, so the mapping stays valid for its lifetime.
+    unsafe { MmapMut::map_mut(file) }.map_err(io("mmap", path))
+}
+
+fn create_segment(dir: &Path, index: u64, first_seq: u64, segment_bytes: u64) -> Result<Segment, JournalError> {
+    let path = dir.join(segment_file_name(index));
+    let tmp = dir.join(format!("{}.tmp", segment_file_name(index)));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(io("create", &tmp))?;
+    // Reserve real blocks now, so a full disk fails here and not as SIGBUS on a later write into the map.
+    match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, segment_bytes) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(segment_bytes).map_err(io("set_len", &tmp))?,
+        Err(e) => {
+            return Err(JournalError::Io {
+                op: "fallocate",
+                path: tmp,
+                source: e.into(),
+            })
+        }
+    }
+    let mut map = map_file(&file, &tmp)?;
+    let header = SegmentHeader {
+        index,
+        first_seq,
+        segment_bytes,
+    };
+    map[..SEGMENT_HEADER_BYTES].copy_from_slice(&header.encode());
+    map.flush().map_err(io("msync", &tmp))?;
+    file.sync_all().map_err(io("fsync", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", dir))?;
+    Ok(Segment {
+        index,
+        path,
+        file: Arc::new(file),
+        map,
+        write_offset: SEGMENT_HEADER_BYTES,
+        synced_offset: SEGMENT_HEADER_BYTES,
+    })
+}
+
+fn open_segment(dir: &Path, index: u64, write_offset: usize) -> Result<Segment, JournalError> {
+    let path = dir.join(segment_file_name(index));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io("open", &path))?;
+    let map = map_file(&file, &path)?;
+    Ok(Segment {
+        index,
+        path,
+        file: Arc::new(file),
+        map,
+        write_offset,
+        synced_offset: write_offset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_model::{Control, ControlKind, PriceUpdate, Px, SymbolId};
+
+    fn opts(dir: &Path, durability: Durability) -> JournalOptions {
+        JournalOptions {
+            dir: dir.to_path_buf(),
+            segment_bytes: SEGMENT_BYTES_MIN,
+            durability,
+        }
+    }
+
+    fn price(i: i64) -> Event {
+        Event::Price(PriceUpdate {
+            symbol: SymbolId(1),
+            px: Px::from_units(i),
+        })
+    }
+
+    fn read_all(dir: &Path) -> Vec<(u64, i64, Event)> {
+        let mut v = Vec::new();
+        let (_j, _) = Journal::open(opts(dir, Durability::None), |s, t, e| {
+            v.push((s, t, e));
+            Ok(())
+        })
+        .expect("opens");
+        v
+    }
+
+    #[test]
+    fn appends_survive_reopen_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        for policy in [Durability::None, Durability::Sync, Durability::Interval { interval_ms: 1 }] {
+            let sub = dir.path().join(policy.name());
+            let (mut j, rep) = Journal::open(opts(&sub, policy), |_, _, _| Ok(())).unwrap();
+            assert_eq!(rep.records, 0);
+            for i in 0..5000 {
+                j.append(i, &price(i)).unwrap();
+                j.commit().unwrap();
+            }
+            drop(j);
+            let all = read_all(&sub);
+            assert_eq!(all.len(), 5000);
+            assert!(list_segments(&sub).unwrap().len() > 1, "5000 records span several 64 KiB segments");
+            for (i, (seq, ts, ev)) in all.iter().enumerate() {
+                assert_eq!(*seq, i as u64 + 1);
+                assert_eq!(*ts, i as i64);
+                assert_eq!(*ev, price(i as i64));
+            }
+            // Appending after reopen continues the sequence.
+            let (mut j, _) = Journal::open(opts(&sub, policy), |_, _, _| Ok(())).unwrap();
+            assert_eq!(j.append(0, &price(1)).unwrap(), 5001);
+        }
+    }
+
+    #[test]
+    fn torn_tail_is_truncated_with_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
+        for i in 0..10 {
+            j.append(i, &price(i)).unwrap();
+        }
+        j.commit().unwrap();
+        let last_offset = j.active.write_offset - record_span(12);
+        drop(j);
+        // Tear the last record: its length is on disk but half its payload is not.
+        let path = dir.path().join(segment_file_name(0));
+        let mut data = std::fs::read(&path).unwrap();
+        data[last_offset + RECORD_HEADER_BYTES + 6..last_offset + RECORD_HEADER_BYTES + 12].fill(0);
+        std::fs::write(&path, &data).unwrap();
+        let mut n = 0;
+        let (mut j, rep) = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 9);
+        let torn = rep.torn_tail.expect("torn tail reported");
+        assert_eq!(torn.offset, last_offset as u64);
+        assert_eq!(j.append(0, &price(0)).unwrap(), 10, "the torn record's sequence is reused");
+        j.commit().unwrap();
+        drop(j);
+        assert_eq!(read_all(dir.path()).len(), 10);
+    }
+
+    #[test]
+    fn flipped_byte_inside_is_fail_stop_with_segment_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
+        for i in 0..10 {
+            j.append(i, &price(i)).unwrap();
+        }
+        j.commit().unwrap();
+        drop(j);
+        let path = dir.path().join(segment_file_name(0));
+        let mut data = std::fs::read(&path).unwrap();
+        let third = SEGMENT_HEADER_BYTES + 2 * record_span(12);
+        data[third + RECORD_HEADER_BYTES + 3] ^= 0x40;
+        std::fs::write(&path, &data).unwrap();
+        let err = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&segment_file_name(0)), "{msg}");
+        assert!(msg.contains(&format!("byte offset {third}")), "{msg}");
+        assert!(msg.contains("checksum"), "{msg}");
+    }
+
+    #[test]
+    fn write_failure_is_sticky() {
+        let dir = tempfile::tempdir().unwrap();
+        let jdir = dir.path().join("j");
+        let (mut j, _) = Journal::open(opts(&jdir, Durability::Sync), |_, _, _| Ok(())).unwrap();
+        // Replace the directory with a file: the next segment cannot be created.
+        std::fs::rename(&jdir, dir.path().join("moved")).unwrap();
+        std::fs::write(&jdir, b"not a directory").unwrap();
+        let ev = Event::Control(Control {
+            kind: ControlKind::HaltTrading,
+        });
+        let mut failed = None;
+        for i in 0..10_000 {
+            if let Err(e) = j.append(i, &ev) {
+                failed = Some(e);
+                break;
+            }
+        }
+        assert!(matches!(failed, Some(JournalError::Io { op: "create", .. })), "{failed:?}");
+        assert!(matches!(j.append(0, &ev), Err(JournalError::Failed(_))));
+        assert!(j.failure().is_some());
+    }
+}
