@@ -2,4 +2,5 @@
 //! the journal files, configuration, the sequencer thread and the HTTP edge.
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod journal;

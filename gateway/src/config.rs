@@ -1,0 +1,578 @@
+//! Configuration: TOML, validated completely before anything starts. The loader reports *every* problem at
+//! once, each with file, line and key: syntax errors, unknown keys (all of them, found with `serde_ignored`,
+//! which is how this loader enforces deny-unknown-fields without stopping at the first), type errors (each
+//! section and each array element is deserialized on its own so one bad entry does not hide the next), and
+//! semantic checks (ranges, duplicates, names). `config/bulwark.toml` is compiled in as the default.
+
+use crate::journal::format::SEGMENT_BYTES_MIN;
+use crate::journal::Durability;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// The embedded default configuration (paper venue, demo accounts and symbols, data dir `./data`).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../config/bulwark.toml");
+/// Label used in error messages for the embedded default.
+pub const DEFAULT_CONFIG_LABEL: &str = "<embedded config/bulwark.toml>";
+
+/// Most accounts and symbols one gateway is configured with.
+pub const ACCOUNTS_MAX: usize = 100_000;
+pub const SYMBOLS_MAX: usize = 100_000;
+pub const NAME_LEN_MAX: usize = 32;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct GatewaySection {
+    pub data_dir: PathBuf,
+    pub http_listen: String,
+    pub http_body_bytes_max: usize,
+    pub inbound_ring_capacity: usize,
+    pub venue_ring_capacity: usize,
+    pub open_orders_max: usize,
+    pub reply_timeout_ms: u64,
+    pub idle_spin_us: u64,
+    pub tokio_worker_threads: usize,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        GatewaySection {
+            data_dir: PathBuf::from("./data"),
+            http_listen: "127.0.0.1:8080".into(),
+            http_body_bytes_max: 16 * 1024,
+            inbound_ring_capacity: 65_536,
+            venue_ring_capacity: 65_536,
+            open_orders_max: 100_000,
+            reply_timeout_ms: 2_000,
+            idle_spin_us: 50,
+            tokio_worker_threads: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityName {
+    None,
+    Interval,
+    Sync,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct JournalSection {
+    pub durability: DurabilityName,
+    pub interval_ms: u64,
+    pub segment_bytes: u64,
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        JournalSection {
+            durability: DurabilityName::Sync,
+            interval_ms: 5,
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+impl JournalSection {
+    pub fn policy(&self) -> Durability {
+        match self.durability {
+            DurabilityName::None => Durability::None,
+            DurabilityName::Interval => Durability::Interval {
+                interval_ms: self.interval_ms,
+            },
+            DurabilityName::Sync => Durability::Sync,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PaperSection {
+    pub seed: u64,
+    pub partial_fill_probability: f64,
+    pub latency_us: u64,
+    pub latency_jitter_us: u64,
+}
+
+impl Default for PaperSection {
+    fn default() -> Self {
+        PaperSection {
+            seed: 1,
+            partial_fill_probability: 0.0,
+            latency_us: 0,
+            latency_jitter_us: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct AccountSection {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SymbolSection {
+    pub name: String,
+    /// Most decimals a quantity may carry (0 = whole shares or contracts).
+    #[serde(default)]
+    pub qty_decimals: u32,
+    /// Most decimals a price may carry (2 = cents).
+    #[serde(default = "default_px_decimals")]
+    pub px_decimals: u32,
+}
+
+fn default_px_decimals() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub gateway: GatewaySection,
+    pub journal: JournalSection,
+    pub paper: PaperSection,
+    pub accounts: Vec<AccountSection>,
+    pub symbols: Vec<SymbolSection>,
+}
+
+impl Config {
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.gateway
+            .http_listen
+            .parse()
+            .expect("validated at load time")
+    }
+    pub fn journal_dir(&self) -> PathBuf {
+        self.gateway.data_dir.join("journal")
+    }
+}
+
+/// One configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        } else {
+            write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+        }
+    }
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A path segment into the TOML tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_text(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+struct Loader<'a> {
+    file: &'a str,
+    text: &'a str,
+    root: Spanned<DeTable<'a>>,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Loader<'a> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn push(&mut self, span: Option<std::ops::Range<usize>>, path: &[Seg], message: impl Into<String>) {
+        let line = span.map_or(1, |s| self.line_of(s.start));
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            key: path_text(path),
+            message: message.into(),
+        });
+    }
+
+    /// The span of the key (or element) at `path`, falling back to the nearest ancestor that exists.
+    fn span_of(&self, path: &[Seg]) -> Option<std::ops::Range<usize>> {
+        let mut best = None;
+        let mut table: Option<&DeTable<'a>> = Some(self.root.get_ref());
+        let mut value: Option<&Spanned<DeValue<'a>>> = None;
+        for seg in path {
+            match seg {
+                Seg::Key(k) => {
+                    let t = match (table, value) {
+                        (Some(t), _) => t,
+                        (None, Some(v)) => match v.get_ref() {
+                            DeValue::Table(t) => t,
+                            _ => return best,
+                        },
+                        _ => return best,
+                    };
+                    let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) else {
+                        return best;
+                    };
+                    best = Some(key.span());
+                    table = None;
+                    value = Some(v);
+                }
+                Seg::Index(i) => {
+                    let Some(DeValue::Array(a)) = value.map(|v| v.get_ref()) else {
+                        return best;
+                    };
+                    let Some(v) = a.get(*i) else { return best };
+                    best = Some(v.span());
+                    table = None;
+                    value = Some(v);
+                }
+            }
+        }
+        best
+    }
+
+    /// Deserializes `value` (found at `path`) as `T`, recording unknown keys and the first type error.
+    fn section<T: DeserializeOwned>(&mut self, path: Vec<Seg>, value: Spanned<DeValue<'a>>) -> Option<T> {
+        let mut unknown: Vec<Vec<Seg>> = Vec::new();
+        let de = toml::de::ValueDeserializer::from(value);
+        let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
+            let mut segs = path.clone();
+            segs.extend(ignored_path(&p));
+            unknown.push(segs);
+        });
+        for u in unknown {
+            let span = self.span_of(&u);
+            self.push(span, &u, "unknown key");
+        }
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let span = e.span();
+                let message = e.message().to_string();
+                self.push(span, &path, message);
+                None
+            }
+        }
+    }
+}
+
+fn ignored_path(p: &serde_ignored::Path<'_>) -> Vec<Seg> {
+    let mut out = Vec::new();
+    fn walk(p: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
+        match p {
+            serde_ignored::Path::Root => {}
+            serde_ignored::Path::Seq { parent, index } => {
+                walk(parent, out);
+                out.push(Seg::Index(*index));
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                walk(parent, out);
+                out.push(Seg::Key(key.clone()));
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => walk(parent, out),
+        }
+    }
+    walk(p, &mut out);
+    out
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+fn valid_name(name: &str, extra: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= NAME_LEN_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b) || extra.contains(&b))
+}
+
+/// Parses and validates `text`; `file` names it in errors.
+pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    let root = match DeTable::parse(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            return Err(ConfigErrors(vec![ConfigError {
+                file: file.to_string(),
+                line,
+                key: String::new(),
+                message: format!("TOML syntax error: {}", e.message()),
+            }]));
+        }
+    };
+    let mut l = Loader {
+        file,
+        text,
+        root,
+        errors: Vec::new(),
+    };
+    let entries: Vec<(String, std::ops::Range<usize>, Spanned<DeValue<'_>>)> = l
+        .root
+        .get_ref()
+        .iter()
+        .map(|(k, v)| (k.get_ref().to_string(), k.span(), v.clone()))
+        .collect();
+    let mut gateway = GatewaySection::default();
+    let mut journal = JournalSection::default();
+    let mut paper = PaperSection::default();
+    let mut accounts = Vec::new();
+    let mut symbols = Vec::new();
+    for (name, span, value) in entries {
+        let path = vec![key(&name)];
+        match name.as_str() {
+            "gateway" => gateway = l.section(path, value).unwrap_or_default(),
+            "journal" => journal = l.section(path, value).unwrap_or_default(),
+            "paper" => paper = l.section(path, value).unwrap_or_default(),
+            "accounts" | "symbols" => {
+                let DeValue::Array(items) = value.get_ref() else {
+                    l.push(Some(span), &path, "must be an array of tables ([[...]])");
+                    continue;
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let mut p = path.clone();
+                    p.push(Seg::Index(i));
+                    if name == "accounts" {
+                        if let Some(a) = l.section::<AccountSection>(p, item.clone()) {
+                            accounts.push((i, a));
+                        }
+                    } else if let Some(s) = l.section::<SymbolSection>(p, item.clone()) {
+                        symbols.push((i, s));
+                    }
+                }
+            }
+            _ => l.push(Some(span), &path, "unknown key"),
+        }
+    }
+    validate(&mut l, &gateway, &journal, &paper, &accounts, &symbols);
+    if !l.errors.is_empty() {
+        l.errors.sort_by_key(|e| e.line);
+        return Err(ConfigErrors(l.errors));
+    }
+    Ok(Config {
+        gateway,
+        journal,
+        paper,
+        accounts: accounts.into_iter().map(|(_, a)| a).collect(),
+        symbols: symbols.into_iter().map(|(_, s)| s).collect(),
+    })
+}
+
+fn check_range<T: PartialOrd + fmt::Display + Copy>(l: &mut Loader<'_>, path: &[&str], v: T, lo: T, hi: T) {
+    if v < lo || v > hi {
+        let segs: Vec<Seg> = path.iter().map(|k| key(k)).collect();
+        let span = l.span_of(&segs);
+        l.push(span, &segs, format!("{v} is out of range; allowed {lo} to {hi}"));
+    }
+}
+
+fn validate(
+    l: &mut Loader<'_>,
+    g: &GatewaySection,
+    j: &JournalSection,
+    p: &PaperSection,
+    accounts: &[(usize, AccountSection)],
+    symbols: &[(usize, SymbolSection)],
+) {
+    if g.data_dir.as_os_str().is_empty() {
+        let segs = [key("gateway"), key("data_dir")];
+        let span = l.span_of(&segs);
+        l.push(span, &segs, "must not be empty");
+    }
+    if g.http_listen.parse::<SocketAddr>().is_err() {
+        let segs = [key("gateway"), key("http_listen")];
+        let span = l.span_of(&segs);
+        l.push(span, &segs, format!("`{}` is not an address like 127.0.0.1:8080", g.http_listen));
+    }
+    check_range(l, &["gateway", "http_body_bytes_max"], g.http_body_bytes_max, 256, 1 << 20);
+    check_range(l, &["gateway", "inbound_ring_capacity"], g.inbound_ring_capacity, 16, 1 << 22);
+    check_range(l, &["gateway", "venue_ring_capacity"], g.venue_ring_capacity, 16, 1 << 22);
+    check_range(l, &["gateway", "open_orders_max"], g.open_orders_max, 1, 10_000_000);
+    check_range(l, &["gateway", "reply_timeout_ms"], g.reply_timeout_ms, 10, 60_000);
+    check_range(l, &["gateway", "idle_spin_us"], g.idle_spin_us, 0, 10_000);
+    check_range(l, &["gateway", "tokio_worker_threads"], g.tokio_worker_threads, 1, 64);
+    check_range(l, &["journal", "interval_ms"], j.interval_ms, 1, 10_000);
+    check_range(l, &["journal", "segment_bytes"], j.segment_bytes, SEGMENT_BYTES_MIN, 16 << 30);
+    check_range(l, &["paper", "partial_fill_probability"], p.partial_fill_probability, 0.0, 1.0);
+    check_range(l, &["paper", "latency_us"], p.latency_us, 0, 10_000_000);
+    check_range(l, &["paper", "latency_jitter_us"], p.latency_jitter_us, 0, 10_000_000);
+    if accounts.is_empty() && !l.errors.iter().any(|e| e.key.starts_with("accounts")) {
+        l.push(None, &[key("accounts")], "at least one [[accounts]] entry is required");
+    }
+    if symbols.is_empty() && !l.errors.iter().any(|e| e.key.starts_with("symbols")) {
+        l.push(None, &[key("symbols")], "at least one [[symbols]] entry is required");
+    }
+    if accounts.len() > ACCOUNTS_MAX {
+        l.push(None, &[key("accounts")], format!("more than {ACCOUNTS_MAX} accounts"));
+    }
+    if symbols.len() > SYMBOLS_MAX {
+        l.push(None, &[key("symbols")], format!("more than {SYMBOLS_MAX} symbols"));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, a) in accounts {
+        let segs = [key("accounts"), Seg::Index(*i), key("name")];
+        if !valid_name(&a.name, b"") {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, format!("`{}` is not a valid account name (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . -)", a.name));
+        }
+        if let Some(first) = seen.insert(a.name.clone(), *i) {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, format!("duplicate account `{}` (also accounts[{first}])", a.name));
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, s) in symbols {
+        let segs = [key("symbols"), Seg::Index(*i), key("name")];
+        if !valid_name(&s.name, b":/!") {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, format!("`{}` is not a valid symbol (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . - : / !)", s.name));
+        }
+        if let Some(first) = seen.insert(s.name.clone(), *i) {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, format!("duplicate symbol `{}` (also symbols[{first}])", s.name));
+        }
+        for (field, v) in [("qty_decimals", s.qty_decimals), ("px_decimals", s.px_decimals)] {
+            if v > bulwark_model::FIXED_DECIMALS {
+                let segs = [key("symbols"), Seg::Index(*i), key(field)];
+                let span = l.span_of(&segs);
+                l.push(span, &segs, format!("{v} is out of range; allowed 0 to {}", bulwark_model::FIXED_DECIMALS));
+            }
+        }
+    }
+}
+
+/// Loads a file from disk, or the embedded default when `path` is `None`.
+pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigErrors> {
+    match path {
+        None => load_str(DEFAULT_CONFIG_LABEL, DEFAULT_CONFIG_TOML),
+        Some(p) => {
+            let label = p.display().to_string();
+            match std::fs::read_to_string(p) {
+                Ok(text) => load_str(&label, &text),
+                Err(e) => Err(ConfigErrors(vec![ConfigError {
+                    file: label,
+                    line: 0,
+                    key: String::new(),
+                    message: format!("cannot read: {e}"),
+                }])),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = load(None).expect("default config loads");
+        assert!(!c.accounts.is_empty());
+        assert_eq!(c.journal.policy(), Durability::Sync);
+    }
+
+    #[test]
+    fn reports_every_error_with_line_and_key() {
+        let text = r#"
+[gateway]
+http_listen = "nowhere"
+bogus = 1
+also_bogus = 2
+reply_timeout_ms = 5
+
+[journal]
+durability = "sometimes"
+
+[[accounts]]
+name = "A"
+colour = "red"
+
+[[accounts]]
+name = "A"
+
+[[symbols]]
+name = "AAPL"
+qty_decimals = 9
+
+[[symbols]]
+name = 7
+
+[mystery]
+x = 1
+"#;
+        let errs = load_str("test.toml", text).unwrap_err().0;
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        let want = [
+            ("test.toml:3: gateway.http_listen:", 3),
+            ("test.toml:4: gateway.bogus: unknown key", 4),
+            ("test.toml:5: gateway.also_bogus: unknown key", 5),
+            ("test.toml:6: gateway.reply_timeout_ms: 5 is out of range", 6),
+            ("test.toml:9: journal:", 9),
+            ("test.toml:13: accounts[0].colour: unknown key", 13),
+            ("test.toml:16: accounts[1].name: duplicate account `A`", 16),
+            ("test.toml:20: symbols[0].qty_decimals: 9 is out of range", 20),
+            ("test.toml:23: symbols[1]:", 23),
+            ("test.toml:25: mystery: unknown key", 25),
+        ];
+        for (prefix, line) in want {
+            assert!(
+                errs.iter().any(|e| e.line == line && e.to_string().starts_with(prefix)),
+                "missing `{prefix}` in:\n{}",
+                shown.join("\n")
+            );
+        }
+        assert_eq!(errs.len(), want.len(), "{}", shown.join("\n"));
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let errs = load_str("x.toml", "[gateway]\nhttp_listen = \n").unwrap_err().0;
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].line, 2);
+        assert!(errs[0].message.contains("syntax"));
+    }
+}
