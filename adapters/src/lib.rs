@@ -40,7 +40,12 @@ pub trait Venue: Send {
 /// Runs `venue` until the command channel closes. Commands take effect after the venue's latency, in arrival
 /// order. Reports are sent with a blocking send: the sequencer drains reports before anything else and never
 /// blocks on its own rings, so this cannot deadlock, and a report is never dropped.
-pub fn run_venue<V: Venue>(mut venue: V, commands: Receiver<VenueCommand>, reports: Sender<StampedReport>, clock_ns: fn() -> i64) {
+pub fn run_venue<V: Venue>(
+    mut venue: V,
+    commands: Receiver<VenueCommand>,
+    reports: Sender<StampedReport>,
+    clock_ns: fn() -> i64,
+) {
     let mut delayed: VecDeque<(Instant, VenueCommand)> = VecDeque::new();
     loop {
         let next = match delayed.front() {
@@ -73,7 +78,12 @@ pub fn run_venue<V: Venue>(mut venue: V, commands: Receiver<VenueCommand>, repor
     }
 }
 
-fn deliver<V: Venue>(venue: &mut V, cmd: VenueCommand, reports: &Sender<StampedReport>, clock_ns: fn() -> i64) {
+fn deliver<V: Venue>(
+    venue: &mut V,
+    cmd: VenueCommand,
+    reports: &Sender<StampedReport>,
+    clock_ns: fn() -> i64,
+) {
     venue.on_command(cmd, &mut |report| {
         if reports.send((clock_ns(), report)).is_err() {
             tracing::debug!("venue report after the sequencer stopped: {report:?}");

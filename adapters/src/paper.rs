@@ -103,7 +103,10 @@ impl PaperVenue {
     /// Quantity of the next fill: all of `leaves`, or a random whole-unit share of it.
     fn fill_size(&mut self, leaves: Qty, fok: bool) -> Qty {
         let unit = Qty::from_units(1).raw();
-        if fok || leaves.raw() < 2 * unit || self.rng.next_f64() >= self.config.partial_fill_probability {
+        if fok
+            || leaves.raw() < 2 * unit
+            || self.rng.next_f64() >= self.config.partial_fill_probability
+        {
             return leaves;
         }
         let units = leaves.raw() / unit;
@@ -115,7 +118,8 @@ impl PaperVenue {
     fn fill_now(&mut self, resting: &mut Resting, px: Px, emit: &mut dyn FnMut(VenueReport)) {
         let fok = resting.order.tif == Tif::Fok;
         // Market orders and IOC/FOK take everything available now, in as many fills as partials make.
-        let sweep = resting.order.ord_type == OrdType::Market || matches!(resting.order.tif, Tif::Ioc | Tif::Fok);
+        let sweep = resting.order.ord_type == OrdType::Market
+            || matches!(resting.order.tif, Tif::Ioc | Tif::Fok);
         loop {
             let qty = self.fill_size(resting.leaves, fok);
             resting.leaves = Qty::from_raw(resting.leaves.raw() - qty.raw());
@@ -158,7 +162,10 @@ impl PaperVenue {
         match cause {
             Some(cause) => emit(VenueReport::Canceled { order: id, cause }),
             None => {
-                self.book.entry(order.symbol).or_default().insert(id, resting);
+                self.book
+                    .entry(order.symbol)
+                    .or_default()
+                    .insert(id, resting);
             }
         }
     }
@@ -243,7 +250,11 @@ mod tests {
             account: AccountId(0),
             symbol: SymbolId(0),
             side,
-            ord_type: if limit.is_some() { OrdType::Limit } else { OrdType::Market },
+            ord_type: if limit.is_some() {
+                OrdType::Limit
+            } else {
+                OrdType::Market
+            },
             tif,
             qty: Qty::from_units(qty),
             limit_px: limit.map(Px::from_units),
@@ -274,12 +285,26 @@ mod tests {
     #[test]
     fn market_without_price_is_rejected_then_fills_at_reference() {
         let mut v = PaperVenue::new(PaperConfig::default());
-        let r = run(&mut v, VenueCommand::Submit(order(1, Side::Buy, 10, None, Tif::Day)));
-        assert!(matches!(r[0], VenueReport::Rejected { reason: VenueRejectReason::NoReferencePrice, .. }));
+        let r = run(
+            &mut v,
+            VenueCommand::Submit(order(1, Side::Buy, 10, None, Tif::Day)),
+        );
+        assert!(matches!(
+            r[0],
+            VenueReport::Rejected {
+                reason: VenueRejectReason::NoReferencePrice,
+                ..
+            }
+        ));
         run(&mut v, price(190));
-        let r = run(&mut v, VenueCommand::Submit(order(2, Side::Buy, 10, None, Tif::Day)));
+        let r = run(
+            &mut v,
+            VenueCommand::Submit(order(2, Side::Buy, 10, None, Tif::Day)),
+        );
         assert!(matches!(r[0], VenueReport::Ack { .. }));
-        assert!(matches!(r[1], VenueReport::Fill { qty, px, .. } if qty == Qty::from_units(10) && px == Px::from_units(190)));
+        assert!(
+            matches!(r[1], VenueReport::Fill { qty, px, .. } if qty == Qty::from_units(10) && px == Px::from_units(190))
+        );
         assert_eq!(r.len(), 2);
     }
 
@@ -287,24 +312,45 @@ mod tests {
     fn limit_rests_until_marketable_and_cancels() {
         let mut v = PaperVenue::new(PaperConfig::default());
         run(&mut v, price(190));
-        let r = run(&mut v, VenueCommand::Submit(order(1, Side::Sell, 5, Some(195), Tif::Day)));
+        let r = run(
+            &mut v,
+            VenueCommand::Submit(order(1, Side::Sell, 5, Some(195), Tif::Day)),
+        );
         assert_eq!(r.len(), 1);
         assert!(run(&mut v, price(194)).is_empty());
         let r = run(&mut v, price(196));
         assert!(matches!(r[0], VenueReport::Fill { px, .. } if px == Px::from_units(196)));
         let r = run(&mut v, VenueCommand::Cancel { order: OrderId(1) });
         assert!(matches!(r[0], VenueReport::CancelRejected { .. }));
-        run(&mut v, VenueCommand::Submit(order(2, Side::Buy, 5, Some(100), Tif::Gtc)));
+        run(
+            &mut v,
+            VenueCommand::Submit(order(2, Side::Buy, 5, Some(100), Tif::Gtc)),
+        );
         let r = run(&mut v, VenueCommand::Cancel { order: OrderId(2) });
-        assert!(matches!(r[0], VenueReport::Canceled { cause: CancelCause::Requested, .. }));
+        assert!(matches!(
+            r[0],
+            VenueReport::Canceled {
+                cause: CancelCause::Requested,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn ioc_remainder_is_canceled() {
         let mut v = PaperVenue::new(PaperConfig::default());
         run(&mut v, price(190));
-        let r = run(&mut v, VenueCommand::Submit(order(1, Side::Buy, 5, Some(180), Tif::Ioc)));
-        assert!(matches!(r[1], VenueReport::Canceled { cause: CancelCause::ImmediateOrCancel, .. }));
+        let r = run(
+            &mut v,
+            VenueCommand::Submit(order(1, Side::Buy, 5, Some(180), Tif::Ioc)),
+        );
+        assert!(matches!(
+            r[1],
+            VenueReport::Canceled {
+                cause: CancelCause::ImmediateOrCancel,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -318,7 +364,12 @@ mod tests {
             let mut v = PaperVenue::new(cfg);
             run(&mut v, price(10));
             (1..=10)
-                .flat_map(|id| run(&mut v, VenueCommand::Submit(order(id, Side::Buy, 10, None, Tif::Day))))
+                .flat_map(|id| {
+                    run(
+                        &mut v,
+                        VenueCommand::Submit(order(id, Side::Buy, 10, None, Tif::Day)),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let a = fills(cfg);

@@ -167,7 +167,11 @@ impl fmt::Display for ConfigError {
         if self.key.is_empty() {
             write!(f, "{}:{}: {}", self.file, self.line, self.message)
         } else {
-            write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, self.line, self.key, self.message
+            )
         }
     }
 }
@@ -222,10 +226,18 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
-    fn push(&mut self, span: Option<std::ops::Range<usize>>, path: &[Seg], message: impl Into<String>) {
+    fn push(
+        &mut self,
+        span: Option<std::ops::Range<usize>>,
+        path: &[Seg],
+        message: impl Into<String>,
+    ) {
         let line = span.map_or(1, |s| self.line_of(s.start));
         self.errors.push(ConfigError {
             file: self.file.to_string(),
@@ -251,7 +263,10 @@ impl<'a> Loader<'a> {
                         },
                         _ => return best,
                     };
-                    let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) else {
+                    let Some((key, v)) = t
+                        .iter()
+                        .find(|(key, _)| key.get_ref().as_ref() == k.as_str())
+                    else {
                         return best;
                     };
                     best = Some(key.span());
@@ -273,7 +288,11 @@ impl<'a> Loader<'a> {
     }
 
     /// Deserializes `value` (found at `path`) as `T`, recording unknown keys and the first type error.
-    fn section<T: DeserializeOwned>(&mut self, path: Vec<Seg>, value: Spanned<DeValue<'a>>) -> Option<T> {
+    fn section<T: DeserializeOwned>(
+        &mut self,
+        path: Vec<Seg>,
+        value: Spanned<DeValue<'a>>,
+    ) -> Option<T> {
         let mut unknown: Vec<Vec<Seg>> = Vec::new();
         let de = toml::de::ValueDeserializer::from(value);
         let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
@@ -336,7 +355,9 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let root = match DeTable::parse(text) {
         Ok(r) => r,
         Err(e) => {
-            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             return Err(ConfigErrors(vec![ConfigError {
                 file: file.to_string(),
                 line,
@@ -402,11 +423,21 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     })
 }
 
-fn check_range<T: PartialOrd + fmt::Display + Copy>(l: &mut Loader<'_>, path: &[&str], v: T, lo: T, hi: T) {
+fn check_range<T: PartialOrd + fmt::Display + Copy>(
+    l: &mut Loader<'_>,
+    path: &[&str],
+    v: T,
+    lo: T,
+    hi: T,
+) {
     if v < lo || v > hi {
         let segs: Vec<Seg> = path.iter().map(|k| key(k)).collect();
         let span = l.span_of(&segs);
-        l.push(span, &segs, format!("{v} is out of range; allowed {lo} to {hi}"));
+        l.push(
+            span,
+            &segs,
+            format!("{v} is out of range; allowed {lo} to {hi}"),
+        );
     }
 }
 
@@ -426,42 +457,127 @@ fn validate(
     if g.http_listen.parse::<SocketAddr>().is_err() {
         let segs = [key("gateway"), key("http_listen")];
         let span = l.span_of(&segs);
-        l.push(span, &segs, format!("`{}` is not an address like 127.0.0.1:8080", g.http_listen));
+        l.push(
+            span,
+            &segs,
+            format!("`{}` is not an address like 127.0.0.1:8080", g.http_listen),
+        );
     }
-    check_range(l, &["gateway", "http_body_bytes_max"], g.http_body_bytes_max, 256, 1 << 20);
-    check_range(l, &["gateway", "inbound_ring_capacity"], g.inbound_ring_capacity, 16, 1 << 22);
-    check_range(l, &["gateway", "venue_ring_capacity"], g.venue_ring_capacity, 16, 1 << 22);
-    check_range(l, &["gateway", "open_orders_max"], g.open_orders_max, 1, 10_000_000);
-    check_range(l, &["gateway", "reply_timeout_ms"], g.reply_timeout_ms, 10, 60_000);
+    check_range(
+        l,
+        &["gateway", "http_body_bytes_max"],
+        g.http_body_bytes_max,
+        256,
+        1 << 20,
+    );
+    check_range(
+        l,
+        &["gateway", "inbound_ring_capacity"],
+        g.inbound_ring_capacity,
+        16,
+        1 << 22,
+    );
+    check_range(
+        l,
+        &["gateway", "venue_ring_capacity"],
+        g.venue_ring_capacity,
+        16,
+        1 << 22,
+    );
+    check_range(
+        l,
+        &["gateway", "open_orders_max"],
+        g.open_orders_max,
+        1,
+        10_000_000,
+    );
+    check_range(
+        l,
+        &["gateway", "reply_timeout_ms"],
+        g.reply_timeout_ms,
+        10,
+        60_000,
+    );
     check_range(l, &["gateway", "idle_spin_us"], g.idle_spin_us, 0, 10_000);
-    check_range(l, &["gateway", "tokio_worker_threads"], g.tokio_worker_threads, 1, 64);
+    check_range(
+        l,
+        &["gateway", "tokio_worker_threads"],
+        g.tokio_worker_threads,
+        1,
+        64,
+    );
     check_range(l, &["journal", "interval_ms"], j.interval_ms, 1, 10_000);
-    check_range(l, &["journal", "segment_bytes"], j.segment_bytes, SEGMENT_BYTES_MIN, 16 << 30);
-    check_range(l, &["paper", "partial_fill_probability"], p.partial_fill_probability, 0.0, 1.0);
+    check_range(
+        l,
+        &["journal", "segment_bytes"],
+        j.segment_bytes,
+        SEGMENT_BYTES_MIN,
+        16 << 30,
+    );
+    check_range(
+        l,
+        &["paper", "partial_fill_probability"],
+        p.partial_fill_probability,
+        0.0,
+        1.0,
+    );
     check_range(l, &["paper", "latency_us"], p.latency_us, 0, 10_000_000);
-    check_range(l, &["paper", "latency_jitter_us"], p.latency_jitter_us, 0, 10_000_000);
+    check_range(
+        l,
+        &["paper", "latency_jitter_us"],
+        p.latency_jitter_us,
+        0,
+        10_000_000,
+    );
     if accounts.is_empty() && !l.errors.iter().any(|e| e.key.starts_with("accounts")) {
-        l.push(None, &[key("accounts")], "at least one [[accounts]] entry is required");
+        l.push(
+            None,
+            &[key("accounts")],
+            "at least one [[accounts]] entry is required",
+        );
     }
     if symbols.is_empty() && !l.errors.iter().any(|e| e.key.starts_with("symbols")) {
-        l.push(None, &[key("symbols")], "at least one [[symbols]] entry is required");
+        l.push(
+            None,
+            &[key("symbols")],
+            "at least one [[symbols]] entry is required",
+        );
     }
     if accounts.len() > ACCOUNTS_MAX {
-        l.push(None, &[key("accounts")], format!("more than {ACCOUNTS_MAX} accounts"));
+        l.push(
+            None,
+            &[key("accounts")],
+            format!("more than {ACCOUNTS_MAX} accounts"),
+        );
     }
     if symbols.len() > SYMBOLS_MAX {
-        l.push(None, &[key("symbols")], format!("more than {SYMBOLS_MAX} symbols"));
+        l.push(
+            None,
+            &[key("symbols")],
+            format!("more than {SYMBOLS_MAX} symbols"),
+        );
     }
     let mut seen = std::collections::HashMap::new();
     for (i, a) in accounts {
         let segs = [key("accounts"), Seg::Index(*i), key("name")];
         if !valid_name(&a.name, b"") {
             let span = l.span_of(&segs);
-            l.push(span, &segs, format!("`{}` is not a valid account name (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . -)", a.name));
+            l.push(
+                span,
+                &segs,
+                format!(
+                    "`{}` is not a valid account name (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . -)",
+                    a.name
+                ),
+            );
         }
         if let Some(first) = seen.insert(a.name.clone(), *i) {
             let span = l.span_of(&segs);
-            l.push(span, &segs, format!("duplicate account `{}` (also accounts[{first}])", a.name));
+            l.push(
+                span,
+                &segs,
+                format!("duplicate account `{}` (also accounts[{first}])", a.name),
+            );
         }
     }
     let mut seen = std::collections::HashMap::new();
@@ -469,17 +585,38 @@ fn validate(
         let segs = [key("symbols"), Seg::Index(*i), key("name")];
         if !valid_name(&s.name, b":/!") {
             let span = l.span_of(&segs);
-            l.push(span, &segs, format!("`{}` is not a valid symbol (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . - : / !)", s.name));
+            l.push(
+                span,
+                &segs,
+                format!(
+                    "`{}` is not a valid symbol (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . - : / !)",
+                    s.name
+                ),
+            );
         }
         if let Some(first) = seen.insert(s.name.clone(), *i) {
             let span = l.span_of(&segs);
-            l.push(span, &segs, format!("duplicate symbol `{}` (also symbols[{first}])", s.name));
+            l.push(
+                span,
+                &segs,
+                format!("duplicate symbol `{}` (also symbols[{first}])", s.name),
+            );
         }
-        for (field, v) in [("qty_decimals", s.qty_decimals), ("px_decimals", s.px_decimals)] {
+        for (field, v) in [
+            ("qty_decimals", s.qty_decimals),
+            ("px_decimals", s.px_decimals),
+        ] {
             if v > bulwark_model::FIXED_DECIMALS {
                 let segs = [key("symbols"), Seg::Index(*i), key(field)];
                 let span = l.span_of(&segs);
-                l.push(span, &segs, format!("{v} is out of range; allowed 0 to {}", bulwark_model::FIXED_DECIMALS));
+                l.push(
+                    span,
+                    &segs,
+                    format!(
+                        "{v} is out of range; allowed 0 to {}",
+                        bulwark_model::FIXED_DECIMALS
+                    ),
+                );
             }
         }
     }
@@ -550,17 +687,24 @@ x = 1
             ("test.toml:3: gateway.http_listen:", 3),
             ("test.toml:4: gateway.bogus: unknown key", 4),
             ("test.toml:5: gateway.also_bogus: unknown key", 5),
-            ("test.toml:6: gateway.reply_timeout_ms: 5 is out of range", 6),
+            (
+                "test.toml:6: gateway.reply_timeout_ms: 5 is out of range",
+                6,
+            ),
             ("test.toml:9: journal:", 9),
             ("test.toml:13: accounts[0].colour: unknown key", 13),
             ("test.toml:16: accounts[1].name: duplicate account `A`", 16),
-            ("test.toml:20: symbols[0].qty_decimals: 9 is out of range", 20),
+            (
+                "test.toml:20: symbols[0].qty_decimals: 9 is out of range",
+                20,
+            ),
             ("test.toml:23: symbols[1]:", 23),
             ("test.toml:25: mystery: unknown key", 25),
         ];
         for (prefix, line) in want {
             assert!(
-                errs.iter().any(|e| e.line == line && e.to_string().starts_with(prefix)),
+                errs.iter()
+                    .any(|e| e.line == line && e.to_string().starts_with(prefix)),
                 "missing `{prefix}` in:\n{}",
                 shown.join("\n")
             );
@@ -570,7 +714,9 @@ x = 1
 
     #[test]
     fn syntax_error_names_the_line() {
-        let errs = load_str("x.toml", "[gateway]\nhttp_listen = \n").unwrap_err().0;
+        let errs = load_str("x.toml", "[gateway]\nhttp_listen = \n")
+            .unwrap_err()
+            .0;
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].line, 2);
         assert!(errs[0].message.contains("syntax"));

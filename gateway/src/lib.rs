@@ -2,5 +2,18 @@
 //! the journal files, configuration, the sequencer thread and the HTTP edge.
 #![deny(unsafe_code)]
 
+pub mod catalog;
 pub mod config;
+pub mod http;
 pub mod journal;
+pub mod sequencer;
+pub mod server;
+pub mod tools;
+
+/// Version with the git revision it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BULWARK_GIT_REV"),
+    ")"
+);

@@ -1,1 +1,174 @@
-fn main() {}
+//! The `bulwark` command line: `run`, `check-config`, `journal verify|dump|stats`, `--version`.
+//! `anyhow` lives here only; everything below returns typed errors.
+
+use bulwark_gateway::config::{self, Config, DurabilityName};
+use bulwark_gateway::{server, tools};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "bulwark", version = bulwark_gateway::VERSION, about = "Order-execution and pre-trade risk gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ConfigArgs {
+    /// Configuration file (TOML). Without it the embedded default (config/bulwark.toml) is used.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Override gateway.data_dir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum DurabilityArg {
+    None,
+    Interval,
+    Sync,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the gateway.
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Override gateway.http_listen, e.g. 127.0.0.1:0.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Override journal.durability.
+        #[arg(long, value_enum)]
+        durability: Option<DurabilityArg>,
+    },
+    /// Validate a configuration; exits non-zero and lists every problem if there is any.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Inspect the journal (JSON lines on stdout).
+    Journal {
+        #[command(subcommand)]
+        action: JournalAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum JournalAction {
+    /// Check every record; exit 1 on corruption.
+    Verify(JournalArgs),
+    /// Print every record.
+    Dump(JournalArgs),
+    /// Print counts, sizes and the time range.
+    Stats(JournalArgs),
+}
+
+#[derive(Args, Debug)]
+struct JournalArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The journal directory itself (default: <data_dir>/journal).
+    #[arg(long)]
+    journal_dir: Option<PathBuf>,
+}
+
+fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
+    match config::load(args.config.as_deref()) {
+        Ok(mut c) => {
+            if let Some(d) = &args.data_dir {
+                c.gateway.data_dir = d.clone();
+            }
+            Ok(c)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} configuration error(s)", errors.0.len());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Run {
+            config,
+            listen,
+            durability,
+        } => {
+            let mut c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Some(l) = listen {
+                if l.parse::<std::net::SocketAddr>().is_err() {
+                    eprintln!("--listen `{l}` is not an address like 127.0.0.1:8080");
+                    return ExitCode::from(2);
+                }
+                c.gateway.http_listen = l;
+            }
+            if let Some(d) = durability {
+                c.journal.durability = match d {
+                    DurabilityArg::None => DurabilityName::None,
+                    DurabilityArg::Interval => DurabilityName::Interval,
+                    DurabilityArg::Sync => DurabilityName::Sync,
+                };
+            }
+            match server::run(c) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("bulwark: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::CheckConfig { config } => match load(&config) {
+            Ok(c) => {
+                println!(
+                    "configuration OK: {} accounts, {} symbols, durability {}",
+                    c.accounts.len(),
+                    c.symbols.len(),
+                    c.journal.policy().name()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Journal { action } => {
+            let (args, f): (
+                &JournalArgs,
+                fn(&std::path::Path, &mut dyn std::io::Write) -> std::io::Result<bool>,
+            ) = match &action {
+                JournalAction::Verify(a) => (a, tools::verify),
+                JournalAction::Dump(a) => (a, tools::dump),
+                JournalAction::Stats(a) => (a, tools::stats),
+            };
+            let dir = match &args.journal_dir {
+                Some(d) => d.clone(),
+                None => match load(&args.config) {
+                    Ok(c) => c.journal_dir(),
+                    Err(code) => return code,
+                },
+            };
+            let mut out = std::io::stdout().lock();
+            match f(&dir, &mut out) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("bulwark journal: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

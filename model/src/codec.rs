@@ -26,7 +26,9 @@ pub enum CodecError {
     TrailingBytes(usize),
     #[error("unknown record kind {0}")]
     UnknownKind(u16),
-    #[error("record kind {kind} version {version} is not supported by this build (max {CODEC_VERSION})")]
+    #[error(
+        "record kind {kind} version {version} is not supported by this build (max {CODEC_VERSION})"
+    )]
     UnsupportedVersion { kind: u16, version: u16 },
 }
 
@@ -136,7 +138,10 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
     if version == 0 || version > CODEC_VERSION {
         return Err(CodecError::UnsupportedVersion { kind, version });
     }
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
     let event = match kind_enum {
         EventKind::Boot => {
             let version = r.str()?;
@@ -199,8 +204,10 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 0 => Verdict::Accept,
                 1 => {
                     let rule = RuleId::from_u8(r.u8()?).ok_or(CodecError::Invalid("rule"))?;
-                    let reason = RejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("reason"))?;
-                    let measure = Measure::from_u8(r.u8()?).ok_or(CodecError::Invalid("measure"))?;
+                    let reason =
+                        RejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("reason"))?;
+                    let measure =
+                        Measure::from_u8(r.u8()?).ok_or(CodecError::Invalid("measure"))?;
                     let observed = r.i64()?;
                     let limit = r.i64()?;
                     Verdict::Reject(Reject {
@@ -228,15 +235,18 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 },
                 3 => VenueReport::Canceled {
                     order,
-                    cause: CancelCause::from_u8(r.u8()?).ok_or(CodecError::Invalid("cancel cause"))?,
+                    cause: CancelCause::from_u8(r.u8()?)
+                        .ok_or(CodecError::Invalid("cancel cause"))?,
                 },
                 4 => VenueReport::Rejected {
                     order,
-                    reason: VenueRejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("venue reason"))?,
+                    reason: VenueRejectReason::from_u8(r.u8()?)
+                        .ok_or(CodecError::Invalid("venue reason"))?,
                 },
                 5 => VenueReport::CancelRejected {
                     order,
-                    reason: VenueRejectReason::from_u8(r.u8()?).ok_or(CodecError::Invalid("venue reason"))?,
+                    reason: VenueRejectReason::from_u8(r.u8()?)
+                        .ok_or(CodecError::Invalid("venue reason"))?,
                 },
                 _ => return Err(CodecError::Invalid("venue report")),
             };
@@ -274,7 +284,10 @@ fn put_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    assert!(s.len() <= PAYLOAD_STR_LEN_MAX, "payload string longer than PAYLOAD_STR_LEN_MAX");
+    assert!(
+        s.len() <= PAYLOAD_STR_LEN_MAX,
+        "payload string longer than PAYLOAD_STR_LEN_MAX"
+    );
     out.extend_from_slice(&(s.len() as u16).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
@@ -332,7 +345,8 @@ impl<'a> Reader<'a> {
     fn cl_ord_id(&mut self) -> Result<ClOrdId, CodecError> {
         let n = self.u8()? as usize;
         let bytes = self.take(n)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| CodecError::Invalid("client order id"))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| CodecError::Invalid("client order id"))?;
         ClOrdId::try_new(text).map_err(|_| CodecError::Invalid("client order id"))
     }
 }
@@ -388,23 +402,31 @@ mod tests {
                     ingress: Ingress::from_u8(ing).expect("1..7 are ingresses"),
                 })
             });
-        let cancel = (any::<u32>(), prop::option::of(any::<u64>()), cl_ord_id()).prop_map(|(a, id, cl)| {
-            Event::CancelOrder(CancelOrder {
-                account: AccountId(a),
-                target: match id {
-                    Some(id) => CancelTarget::ById(OrderId(id)),
-                    None => CancelTarget::ByClOrdId(cl),
-                },
-            })
-        });
+        let cancel =
+            (any::<u32>(), prop::option::of(any::<u64>()), cl_ord_id()).prop_map(|(a, id, cl)| {
+                Event::CancelOrder(CancelOrder {
+                    account: AccountId(a),
+                    target: match id {
+                        Some(id) => CancelTarget::ById(OrderId(id)),
+                        None => CancelTarget::ByClOrdId(cl),
+                    },
+                })
+            });
         let decision = (any::<u64>(), prop::option::of(reject())).prop_map(|(o, r)| {
             Event::Decision(Decision {
                 order: OrderId(o),
                 verdict: r.map_or(Verdict::Accept, Verdict::Reject),
             })
         });
-        let venue = (0u8..5, any::<u64>(), any::<u64>(), any::<i64>(), any::<i64>(), 1u8..5).prop_map(
-            |(tag, o, e, q, p, c)| {
+        let venue = (
+            0u8..5,
+            any::<u64>(),
+            any::<u64>(),
+            any::<i64>(),
+            any::<i64>(),
+            1u8..5,
+        )
+            .prop_map(|(tag, o, e, q, p, c)| {
                 let order = OrderId(o);
                 Event::Venue(match tag {
                     0 => VenueReport::Ack { order },
@@ -427,8 +449,7 @@ mod tests {
                         reason: VenueRejectReason::from_u8(c).expect("1..5 are reasons"),
                     },
                 })
-            },
-        );
+            });
         let boot = (
             "[a-z0-9.-]{0,20}",
             prop::collection::vec("[A-Z0-9-]{1,12}", 0..5),
@@ -452,7 +473,11 @@ mod tests {
                 px: Px::from_raw(p)
             })),
             prop::bool::ANY.prop_map(|h| Event::Control(Control {
-                kind: if h { ControlKind::HaltTrading } else { ControlKind::ResumeTrading }
+                kind: if h {
+                    ControlKind::HaltTrading
+                } else {
+                    ControlKind::ResumeTrading
+                }
             })),
             any::<u32>().prop_map(|day| Event::Timer(Timer::DayRoll { day })),
         ]
@@ -494,7 +519,10 @@ mod tests {
         encode(&ev, &mut buf);
         buf.push(0);
         assert_eq!(decode(7, 1, &buf), Err(CodecError::TrailingBytes(1)));
-        assert!(matches!(decode(7, 2, &buf[..1]), Err(CodecError::UnsupportedVersion { .. })));
+        assert!(matches!(
+            decode(7, 2, &buf[..1]),
+            Err(CodecError::UnsupportedVersion { .. })
+        ));
         assert_eq!(decode(99, 1, &buf), Err(CodecError::UnknownKind(99)));
     }
 }

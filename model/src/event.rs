@@ -67,9 +67,14 @@ pub enum VenueRejectReason {
 
 impl VenueRejectReason {
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::NoReferencePrice, Self::UnknownOrder, Self::TooLateToCancel, Self::Other]
-            .into_iter()
-            .find(|r| *r as u8 == v)
+        [
+            Self::NoReferencePrice,
+            Self::UnknownOrder,
+            Self::TooLateToCancel,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|r| *r as u8 == v)
     }
 }
 
@@ -86,9 +91,14 @@ pub enum CancelCause {
 
 impl CancelCause {
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::Requested, Self::ImmediateOrCancel, Self::FillOrKill, Self::Venue]
-            .into_iter()
-            .find(|r| *r as u8 == v)
+        [
+            Self::Requested,
+            Self::ImmediateOrCancel,
+            Self::FillOrKill,
+            Self::Venue,
+        ]
+        .into_iter()
+        .find(|r| *r as u8 == v)
     }
 }
 
@@ -96,11 +106,27 @@ impl CancelCause {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum VenueReport {
-    Ack { order: OrderId },
-    Fill { order: OrderId, exec_id: u64, qty: Qty, px: Px },
-    Canceled { order: OrderId, cause: CancelCause },
-    Rejected { order: OrderId, reason: VenueRejectReason },
-    CancelRejected { order: OrderId, reason: VenueRejectReason },
+    Ack {
+        order: OrderId,
+    },
+    Fill {
+        order: OrderId,
+        exec_id: u64,
+        qty: Qty,
+        px: Px,
+    },
+    Canceled {
+        order: OrderId,
+        cause: CancelCause,
+    },
+    Rejected {
+        order: OrderId,
+        reason: VenueRejectReason,
+    },
+    CancelRejected {
+        order: OrderId,
+        reason: VenueRejectReason,
+    },
 }
 
 impl VenueReport {

@@ -242,7 +242,10 @@ mod tests {
         assert_eq!(Qty::parse("1.2.3"), Err(FixedError::NotANumber));
         assert_eq!(Qty::parse("0.000000001"), Err(FixedError::TooPrecise));
         assert_eq!(Qty::parse("1e400"), Err(FixedError::OutOfRange));
-        assert_eq!(Qty::parse("99999999999999999999"), Err(FixedError::OutOfRange));
+        assert_eq!(
+            Qty::parse("99999999999999999999"),
+            Err(FixedError::OutOfRange)
+        );
         assert_eq!(
             Qty::parse("1.00000000000000000000000000001"),
             Err(FixedError::TooPrecise)

@@ -95,9 +95,16 @@ pub enum Ingress {
 
 impl Ingress {
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::Rest, Self::Fix, Self::Webhook, Self::Binary, Self::Strategy, Self::Risk]
-            .into_iter()
-            .find(|i| *i as u8 == v)
+        [
+            Self::Rest,
+            Self::Fix,
+            Self::Webhook,
+            Self::Binary,
+            Self::Strategy,
+            Self::Risk,
+        ]
+        .into_iter()
+        .find(|i| *i as u8 == v)
     }
 }
 
@@ -120,7 +127,10 @@ pub enum OrderStatus {
 impl OrderStatus {
     /// Terminal states accept no further transition.
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Self::Filled | Self::Rejected | Self::Canceled | Self::Replaced | Self::Expired)
+        matches!(
+            self,
+            Self::Filled | Self::Rejected | Self::Canceled | Self::Replaced | Self::Expired
+        )
     }
 
     /// Whether the order may still trade at the venue.
@@ -133,11 +143,22 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (PendingNew, New | Rejected | PartiallyFilled | Filled | Canceled | PendingCancel | Expired)
-                | (New, PartiallyFilled | Filled | PendingCancel | PendingReplace | Canceled | Expired)
-                | (PartiallyFilled, PartiallyFilled | Filled | PendingCancel | PendingReplace | Canceled | Expired)
-                | (PendingCancel, Canceled | PartiallyFilled | Filled | New | Expired)
-                | (PendingReplace, Replaced | New | PartiallyFilled | Filled | Canceled)
+            (
+                PendingNew,
+                New | Rejected | PartiallyFilled | Filled | Canceled | PendingCancel | Expired
+            ) | (
+                New,
+                PartiallyFilled | Filled | PendingCancel | PendingReplace | Canceled | Expired
+            ) | (
+                PartiallyFilled,
+                PartiallyFilled | Filled | PendingCancel | PendingReplace | Canceled | Expired
+            ) | (
+                PendingCancel,
+                Canceled | PartiallyFilled | Filled | New | Expired
+            ) | (
+                PendingReplace,
+                Replaced | New | PartiallyFilled | Filled | Canceled
+            )
         )
     }
 }
@@ -187,7 +208,8 @@ impl Order {
         if self.cum_qty.raw() == 0 {
             return Px::ZERO;
         }
-        let raw = self.cum_notional.raw() * i128::from(crate::fixed::FIXED_SCALE) / i128::from(self.cum_qty.raw());
+        let raw = self.cum_notional.raw() * i128::from(crate::fixed::FIXED_SCALE)
+            / i128::from(self.cum_qty.raw());
         Px::from_raw(raw as i64)
     }
 
@@ -225,7 +247,8 @@ impl Position {
             let old = Notional::of(Qty::from_raw(pos.abs()), self.avg_px);
             let add = Notional::of(qty, px);
             let new_abs = pos.abs() + qty.raw();
-            let avg = (old + add).raw() * i128::from(crate::fixed::FIXED_SCALE) / i128::from(new_abs);
+            let avg =
+                (old + add).raw() * i128::from(crate::fixed::FIXED_SCALE) / i128::from(new_abs);
             self.avg_px = Px::from_raw(avg as i64);
             self.qty = Qty::from_raw(pos + signed);
             return;
@@ -233,7 +256,9 @@ impl Position {
         let closing = pos.abs().min(qty.raw());
         let per_unit = i128::from(px.raw() - self.avg_px.raw()) * i128::from(pos.signum());
         self.realized_pnl = self.realized_pnl
-            + Notional::from_raw(per_unit * i128::from(closing) / i128::from(crate::fixed::FIXED_SCALE));
+            + Notional::from_raw(
+                per_unit * i128::from(closing) / i128::from(crate::fixed::FIXED_SCALE),
+            );
         let new_pos = pos + signed;
         self.qty = Qty::from_raw(new_pos);
         if new_pos == 0 {

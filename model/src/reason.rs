@@ -283,7 +283,13 @@ impl Reject {
             limit: 0,
         }
     }
-    pub const fn with(rule: RuleId, reason: RejectReason, measure: Measure, observed: i64, limit: i64) -> Self {
+    pub const fn with(
+        rule: RuleId,
+        reason: RejectReason,
+        measure: Measure,
+        observed: i64,
+        limit: i64,
+    ) -> Self {
         Reject {
             rule,
             reason,
@@ -336,7 +342,9 @@ impl Reject {
             RejectReason::BuyingPower => "not enough buying power",
             RejectReason::Credit => "the credit limit would be exceeded",
             RejectReason::PdtProtection => "trade denied due to pattern day trading protection",
-            RejectReason::IntradayMarginDeficit => "the order would create an intraday margin deficit",
+            RejectReason::IntradayMarginDeficit => {
+                "the order would create an intraday margin deficit"
+            }
             RejectReason::Wash => "the order could trade against the account's own order",
             RejectReason::TooLate => "too late to enter",
             RejectReason::StaleSignal => "the signal is stale",

@@ -41,7 +41,10 @@ fn first_failure(engine: &Engine, order: &NewOrder) -> Option<Reject> {
     if !price_ok {
         return Some(Reject::plain(RuleId::Input, RejectReason::IncorrectPrice));
     }
-    if engine.find_by_cl_ord_id(order.account, &order.cl_ord_id).is_some() {
+    if engine
+        .find_by_cl_ord_id(order.account, &order.cl_ord_id)
+        .is_some()
+    {
         return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
     }
     if engine.open_order_count() >= engine.limits().open_orders_max {

@@ -52,7 +52,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(limits: EngineLimits) -> Self {
-        assert!(limits.open_orders_max > 0, "open_orders_max must be positive");
+        assert!(
+            limits.open_orders_max > 0,
+            "open_orders_max must be positive"
+        );
         Engine {
             limits,
             orders: Vec::with_capacity(limits.orders_reserved),
@@ -86,10 +89,14 @@ impl Engine {
     }
 
     pub fn order(&self, id: OrderId) -> Option<&Order> {
-        (id.0 as usize).checked_sub(1).and_then(|i| self.orders.get(i))
+        (id.0 as usize)
+            .checked_sub(1)
+            .and_then(|i| self.orders.get(i))
     }
     fn order_mut(&mut self, id: OrderId) -> Option<&mut Order> {
-        (id.0 as usize).checked_sub(1).and_then(|i| self.orders.get_mut(i))
+        (id.0 as usize)
+            .checked_sub(1)
+            .and_then(|i| self.orders.get_mut(i))
     }
 
     pub fn find_by_cl_ord_id(&self, account: AccountId, cl: &ClOrdId) -> Option<OrderId> {
@@ -182,7 +189,10 @@ impl Engine {
 
     fn apply_cancel(&mut self, c: &CancelOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
         let target = match c.target {
-            CancelTarget::ById(id) => self.order(id).filter(|o| o.account == c.account).map(|o| o.id),
+            CancelTarget::ById(id) => self
+                .order(id)
+                .filter(|o| o.account == c.account)
+                .map(|o| o.id),
             CancelTarget::ByClOrdId(cl) => self.find_by_cl_ord_id(c.account, &cl),
         };
         let Some(id) = target else {
@@ -197,7 +207,10 @@ impl Engine {
         match order.status {
             s if s.is_terminal() => Decision {
                 order: id,
-                verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::TooLateToCancel)),
+                verdict: Verdict::Reject(Reject::plain(
+                    RuleId::Cancel,
+                    RejectReason::TooLateToCancel,
+                )),
             },
             // A second cancel while one is under way is accepted and changes nothing.
             OrderStatus::PendingCancel => Decision {
@@ -219,7 +232,10 @@ impl Engine {
 
     fn apply_venue(&mut self, report: &VenueReport, ts_ns: i64) {
         let id = report.order();
-        let Some(order) = (id.0 as usize).checked_sub(1).and_then(|i| self.orders.get_mut(i)) else {
+        let Some(order) = (id.0 as usize)
+            .checked_sub(1)
+            .and_then(|i| self.orders.get_mut(i))
+        else {
             self.anomalies.unknown_order_reports += 1;
             return;
         };
@@ -262,7 +278,9 @@ impl Engine {
             VenueReport::Canceled { .. } => Some(OrderStatus::Canceled),
             VenueReport::Rejected { .. } => Some(OrderStatus::Rejected),
             VenueReport::CancelRejected { .. } => match order.status {
-                OrderStatus::PendingCancel if order.cum_qty.raw() > 0 => Some(OrderStatus::PartiallyFilled),
+                OrderStatus::PendingCancel if order.cum_qty.raw() > 0 => {
+                    Some(OrderStatus::PartiallyFilled)
+                }
                 OrderStatus::PendingCancel => Some(OrderStatus::New),
                 _ => None,
             },
@@ -307,7 +325,11 @@ mod tests {
             account: AccountId(0),
             symbol: SymbolId(1),
             side,
-            ord_type: if px.is_some() { OrdType::Limit } else { OrdType::Market },
+            ord_type: if px.is_some() {
+                OrdType::Limit
+            } else {
+                OrdType::Market
+            },
             tif: Tif::Day,
             qty: Qty::from_units(qty),
             limit_px: px.map(Px::from_units),
@@ -320,10 +342,16 @@ mod tests {
     fn lifecycle_fill_and_position() {
         let mut e = engine();
         let mut out = Vec::new();
-        let d = e.apply(&new_order("a", Side::Buy, 10, None), 1, &mut out).unwrap();
+        let d = e
+            .apply(&new_order("a", Side::Buy, 10, None), 1, &mut out)
+            .unwrap();
         assert_eq!(d.verdict, Verdict::Accept);
         assert!(matches!(out[0], Output::Submit(_)));
-        e.apply(&Event::Venue(VenueReport::Ack { order: d.order }), 2, &mut out);
+        e.apply(
+            &Event::Venue(VenueReport::Ack { order: d.order }),
+            2,
+            &mut out,
+        );
         e.apply(
             &Event::Venue(VenueReport::Fill {
                 order: d.order,
@@ -334,7 +362,10 @@ mod tests {
             3,
             &mut out,
         );
-        assert_eq!(e.order(d.order).unwrap().status, OrderStatus::PartiallyFilled);
+        assert_eq!(
+            e.order(d.order).unwrap().status,
+            OrderStatus::PartiallyFilled
+        );
         e.apply(
             &Event::Venue(VenueReport::Fill {
                 order: d.order,
@@ -358,24 +389,38 @@ mod tests {
         let mut e = engine();
         let mut out = Vec::new();
         e.apply(&new_order("a", Side::Buy, 10, Some(5)), 1, &mut out);
-        let d = e.apply(&new_order("a", Side::Buy, 10, Some(5)), 1, &mut out).unwrap();
+        let d = e
+            .apply(&new_order("a", Side::Buy, 10, Some(5)), 1, &mut out)
+            .unwrap();
         assert!(matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::Duplicate));
-        let d = e.apply(&new_order("b", Side::Buy, 0, Some(5)), 1, &mut out).unwrap();
-        assert!(matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::IncorrectQuantity));
+        let d = e
+            .apply(&new_order("b", Side::Buy, 0, Some(5)), 1, &mut out)
+            .unwrap();
+        assert!(
+            matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::IncorrectQuantity)
+        );
         let mut bad = new_order("c", Side::Buy, 1, None);
         if let Event::NewOrder(o) = &mut bad {
             o.account = AccountId(7);
         }
         let d = e.apply(&bad, 1, &mut out).unwrap();
-        assert!(matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::UnknownAccount));
-        assert_eq!(e.order_count(), 4, "rejected requests are recorded as rejected orders");
+        assert!(
+            matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::UnknownAccount)
+        );
+        assert_eq!(
+            e.order_count(),
+            4,
+            "rejected requests are recorded as rejected orders"
+        );
     }
 
     #[test]
     fn cancel_paths() {
         let mut e = engine();
         let mut out = Vec::new();
-        let d = e.apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out).unwrap();
+        let d = e
+            .apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out)
+            .unwrap();
         let cancel = Event::CancelOrder(CancelOrder {
             account: AccountId(0),
             target: CancelTarget::ById(d.order),
@@ -393,7 +438,9 @@ mod tests {
             &mut out,
         );
         let c = e.apply(&cancel, 4, &mut out).unwrap();
-        assert!(matches!(c.verdict, Verdict::Reject(r) if r.reason == RejectReason::TooLateToCancel));
+        assert!(
+            matches!(c.verdict, Verdict::Reject(r) if r.reason == RejectReason::TooLateToCancel)
+        );
         let wrong_account = Event::CancelOrder(CancelOrder {
             account: AccountId(1),
             target: CancelTarget::ById(d.order),
@@ -406,7 +453,9 @@ mod tests {
     fn halt_rejects_new_but_not_cancels() {
         let mut e = engine();
         let mut out = Vec::new();
-        let d = e.apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out).unwrap();
+        let d = e
+            .apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out)
+            .unwrap();
         e.apply(
             &Event::Control(Control {
                 kind: ControlKind::HaltTrading,
@@ -414,8 +463,12 @@ mod tests {
             2,
             &mut out,
         );
-        let n = e.apply(&new_order("b", Side::Sell, 10, Some(5)), 3, &mut out).unwrap();
-        assert!(matches!(n.verdict, Verdict::Reject(r) if r.reason == RejectReason::KillSwitchActive));
+        let n = e
+            .apply(&new_order("b", Side::Sell, 10, Some(5)), 3, &mut out)
+            .unwrap();
+        assert!(
+            matches!(n.verdict, Verdict::Reject(r) if r.reason == RejectReason::KillSwitchActive)
+        );
         let c = e
             .apply(
                 &Event::CancelOrder(CancelOrder {
@@ -433,8 +486,14 @@ mod tests {
     fn venue_anomalies_change_nothing() {
         let mut e = engine();
         let mut out = Vec::new();
-        e.apply(&Event::Venue(VenueReport::Ack { order: OrderId(9) }), 1, &mut out);
-        let d = e.apply(&new_order("a", Side::Buy, 1, None), 1, &mut out).unwrap();
+        e.apply(
+            &Event::Venue(VenueReport::Ack { order: OrderId(9) }),
+            1,
+            &mut out,
+        );
+        let d = e
+            .apply(&new_order("a", Side::Buy, 1, None), 1, &mut out)
+            .unwrap();
         let before = e.clone();
         e.apply(
             &Event::Venue(VenueReport::Fill {

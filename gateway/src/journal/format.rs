@@ -22,7 +22,8 @@ pub const SEGMENT_FILE_SUFFIX: &str = ".bwj";
 
 /// Bytes a record with `payload_len` bytes of payload occupies.
 pub const fn record_span(payload_len: usize) -> usize {
-    (RECORD_HEADER_BYTES + payload_len + RECORD_ALIGN_BYTES - 1) / RECORD_ALIGN_BYTES * RECORD_ALIGN_BYTES
+    (RECORD_HEADER_BYTES + payload_len + RECORD_ALIGN_BYTES - 1) / RECORD_ALIGN_BYTES
+        * RECORD_ALIGN_BYTES
 }
 
 pub fn segment_file_name(index: u64) -> String {
@@ -53,7 +54,10 @@ impl SegmentHeader {
 
     pub fn decode(h: &[u8]) -> Result<SegmentHeader, String> {
         if h.len() < SEGMENT_HEADER_BYTES {
-            return Err(format!("file is {} bytes, shorter than a segment header", h.len()));
+            return Err(format!(
+                "file is {} bytes, shorter than a segment header",
+                h.len()
+            ));
         }
         if h[0..8] != SEGMENT_MAGIC {
             return Err("bad magic: not a Bulwark journal segment".into());
@@ -87,7 +91,14 @@ pub fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Writes a record at the start of `dst` except for its length field, which the caller publishes last.
 /// `dst` must be `record_span(payload.len())` zeroed bytes.
-pub fn write_record_body(dst: &mut [u8], seq: u64, ts_ns: i64, kind: u16, version: u16, payload: &[u8]) {
+pub fn write_record_body(
+    dst: &mut [u8],
+    seq: u64,
+    ts_ns: i64,
+    kind: u16,
+    version: u16,
+    payload: &[u8],
+) {
     let end = RECORD_HEADER_BYTES + payload.len();
     dst[8..16].copy_from_slice(&seq.to_le_bytes());
     dst[16..24].copy_from_slice(&ts_ns.to_le_bytes());
@@ -147,8 +158,14 @@ pub enum ScanError {
     #[error("journal segment {path} is corrupt: {reason}")]
     BadSegment { path: PathBuf, reason: String },
     #[error("journal segment {path} is corrupt at byte offset {offset}: {reason}")]
-    Corrupt { path: PathBuf, offset: u64, reason: String },
-    #[error("journal segments are not contiguous: expected segment index {expected}, found {path}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(
+        "journal segments are not contiguous: expected segment index {expected}, found {path}"
+    )]
     MissingSegment { expected: u64, path: PathBuf },
     #[error("{0}")]
     Visitor(String),
@@ -189,7 +206,10 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, ScanError> {
 
 /// Reads every segment in order and calls `visit` for each committed record. Returns where the data ends.
 /// Sequence numbers must run without gaps from 1; segment indices without gaps from 0.
-pub fn scan(dir: &Path, mut visit: impl FnMut(&RecordRef<'_>) -> Result<(), String>) -> Result<ScanEnd, ScanError> {
+pub fn scan(
+    dir: &Path,
+    mut visit: impl FnMut(&RecordRef<'_>) -> Result<(), String>,
+) -> Result<ScanEnd, ScanError> {
     let segments = list_segments(dir)?;
     let mut next_seq = 1u64;
     let mut end = ScanEnd {
@@ -201,7 +221,10 @@ pub fn scan(dir: &Path, mut visit: impl FnMut(&RecordRef<'_>) -> Result<(), Stri
     let count = segments.len();
     for (i, (index, path)) in segments.into_iter().enumerate() {
         if index != i as u64 {
-            return Err(ScanError::MissingSegment { expected: i as u64, path });
+            return Err(ScanError::MissingSegment {
+                expected: i as u64,
+                path,
+            });
         }
         let is_last = i + 1 == count;
         let data = std::fs::read(&path).map_err(|source| ScanError::Io {
@@ -255,7 +278,9 @@ pub fn scan(dir: &Path, mut visit: impl FnMut(&RecordRef<'_>) -> Result<(), Stri
                 }
                 Err(reason) => {
                     // A torn tail: the last segment, and nothing but zeros past the bad record's extent.
-                    let extent = if offset + record_span(len) <= data.len() && len <= RECORD_PAYLOAD_BYTES_MAX {
+                    let extent = if offset + record_span(len) <= data.len()
+                        && len <= RECORD_PAYLOAD_BYTES_MAX
+                    {
                         offset + record_span(len)
                     } else {
                         offset + RECORD_HEADER_BYTES
@@ -283,18 +308,29 @@ pub fn scan(dir: &Path, mut visit: impl FnMut(&RecordRef<'_>) -> Result<(), Stri
     Ok(end)
 }
 
-fn check_record(data: &[u8], offset: usize, len: usize, expected_seq: u64) -> Result<RecordRef<'_>, String> {
+fn check_record(
+    data: &[u8],
+    offset: usize,
+    len: usize,
+    expected_seq: u64,
+) -> Result<RecordRef<'_>, String> {
     if len > RECORD_PAYLOAD_BYTES_MAX {
-        return Err(format!("record length {len} exceeds the maximum {RECORD_PAYLOAD_BYTES_MAX}"));
+        return Err(format!(
+            "record length {len} exceeds the maximum {RECORD_PAYLOAD_BYTES_MAX}"
+        ));
     }
     let end = offset + RECORD_HEADER_BYTES + len;
     if end > data.len() {
-        return Err(format!("record length {len} runs past the end of the segment"));
+        return Err(format!(
+            "record length {len} runs past the end of the segment"
+        ));
     }
     let stored = u32_at(data, offset + 4);
     let actual = crc32c::crc32c(&data[offset + 8..end]);
     if stored != actual {
-        return Err(format!("record checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"));
+        return Err(format!(
+            "record checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+        ));
     }
     let seq = u64_at(data, offset + 8);
     if seq != expected_seq {

@@ -126,7 +126,10 @@ impl Journal {
         options: JournalOptions,
         mut replay: impl FnMut(u64, i64, Event) -> Result<(), String>,
     ) -> Result<(Journal, RecoveryReport), JournalError> {
-        assert!(options.segment_bytes >= SEGMENT_BYTES_MIN, "segment_bytes below SEGMENT_BYTES_MIN");
+        assert!(
+            options.segment_bytes >= SEGMENT_BYTES_MIN,
+            "segment_bytes below SEGMENT_BYTES_MIN"
+        );
         std::fs::create_dir_all(&options.dir).map_err(io("create directory", &options.dir))?;
         let mut records = 0u64;
         let end = scan(&options.dir, |rec| {
@@ -248,7 +251,14 @@ impl Journal {
         let seq = self.next_seq;
         let at = self.active.write_offset;
         let dst = &mut self.active.map[at..at + span];
-        write_record_body(dst, seq, ts_ns, event.kind() as u16, codec::CODEC_VERSION, &self.scratch);
+        write_record_body(
+            dst,
+            seq,
+            ts_ns,
+            event.kind() as u16,
+            codec::CODEC_VERSION,
+            &self.scratch,
+        );
         let len_ptr = dst.as_mut_ptr().cast::<u32>();
         // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (bounds checked by
         // the slice above); record offsets are multiples of 8 from a page-aligned base, so it is 4-aligned. Only
@@ -271,7 +281,9 @@ impl Journal {
         }
         let seg = &mut self.active;
         if seg.write_offset > seg.synced_offset {
-            let r = seg.map.flush_range(seg.synced_offset, seg.write_offset - seg.synced_offset);
+            let r = seg
+                .map
+                .flush_range(seg.synced_offset, seg.write_offset - seg.synced_offset);
             if let Err(source) = r {
                 let path = seg.path.clone();
                 return Err(self.fail(JournalError::Io {
@@ -299,7 +311,12 @@ impl Journal {
             let path = self.active.path.clone();
             self.active.map.flush().map_err(io("msync", &path))?;
         }
-        let next = create_segment(&self.options.dir, self.active.index + 1, self.next_seq, self.options.segment_bytes)?;
+        let next = create_segment(
+            &self.options.dir,
+            self.active.index + 1,
+            self.next_seq,
+            self.options.segment_bytes,
+        )?;
         if let Ok(mut target) = self.flush_target.lock() {
             *target = next.file.clone();
         }
@@ -323,7 +340,12 @@ fn map_file(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
     unsafe { MmapMut::map_mut(file) }.map_err(io("mmap", path))
 }
 
-fn create_segment(dir: &Path, index: u64, first_seq: u64, segment_bytes: u64) -> Result<Segment, JournalError> {
+fn create_segment(
+    dir: &Path,
+    index: u64,
+    first_seq: u64,
+    segment_bytes: u64,
+) -> Result<Segment, JournalError> {
     let path = dir.join(segment_file_name(index));
     let tmp = dir.join(format!("{}.tmp", segment_file_name(index)));
     let file = OpenOptions::new()
@@ -336,7 +358,9 @@ fn create_segment(dir: &Path, index: u64, first_seq: u64, segment_bytes: u64) ->
     // Reserve real blocks now, so a full disk fails here and not as SIGBUS on a later write into the map.
     match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, segment_bytes) {
         Ok(()) => {}
-        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(segment_bytes).map_err(io("set_len", &tmp))?,
+        Err(rustix::io::Errno::OPNOTSUPP) => {
+            file.set_len(segment_bytes).map_err(io("set_len", &tmp))?
+        }
         Err(e) => {
             return Err(JournalError::Io {
                 op: "fallocate",
@@ -355,7 +379,9 @@ fn create_segment(dir: &Path, index: u64, first_seq: u64, segment_bytes: u64) ->
     map.flush().map_err(io("msync", &tmp))?;
     file.sync_all().map_err(io("fsync", &tmp))?;
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", dir))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync directory", dir))?;
     Ok(Segment {
         index,
         path,
@@ -417,7 +443,11 @@ mod tests {
     #[test]
     fn appends_survive_reopen_across_segments() {
         let dir = tempfile::tempdir().unwrap();
-        for policy in [Durability::None, Durability::Sync, Durability::Interval { interval_ms: 1 }] {
+        for policy in [
+            Durability::None,
+            Durability::Sync,
+            Durability::Interval { interval_ms: 1 },
+        ] {
             let sub = dir.path().join(policy.name());
             let (mut j, rep) = Journal::open(opts(&sub, policy), |_, _, _| Ok(())).unwrap();
             assert_eq!(rep.records, 0);
@@ -428,7 +458,10 @@ mod tests {
             drop(j);
             let all = read_all(&sub);
             assert_eq!(all.len(), 5000);
-            assert!(list_segments(&sub).unwrap().len() > 1, "5000 records span several 64 KiB segments");
+            assert!(
+                list_segments(&sub).unwrap().len() > 1,
+                "5000 records span several 64 KiB segments"
+            );
             for (i, (seq, ts, ev)) in all.iter().enumerate() {
                 assert_eq!(*seq, i as u64 + 1);
                 assert_eq!(*ts, i as i64);
@@ -443,7 +476,8 @@ mod tests {
     #[test]
     fn torn_tail_is_truncated_with_a_report() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
+        let (mut j, _) =
+            Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
         for i in 0..10 {
             j.append(i, &price(i)).unwrap();
         }
@@ -464,7 +498,11 @@ mod tests {
         assert_eq!(n, 9);
         let torn = rep.torn_tail.expect("torn tail reported");
         assert_eq!(torn.offset, last_offset as u64);
-        assert_eq!(j.append(0, &price(0)).unwrap(), 10, "the torn record's sequence is reused");
+        assert_eq!(
+            j.append(0, &price(0)).unwrap(),
+            10,
+            "the torn record's sequence is reused"
+        );
         j.commit().unwrap();
         drop(j);
         assert_eq!(read_all(dir.path()).len(), 10);
@@ -473,7 +511,8 @@ mod tests {
     #[test]
     fn flipped_byte_inside_is_fail_stop_with_segment_and_offset() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
+        let (mut j, _) =
+            Journal::open(opts(dir.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
         for i in 0..10 {
             j.append(i, &price(i)).unwrap();
         }
@@ -509,7 +548,10 @@ mod tests {
                 break;
             }
         }
-        assert!(matches!(failed, Some(JournalError::Io { op: "create", .. })), "{failed:?}");
+        assert!(
+            matches!(failed, Some(JournalError::Io { op: "create", .. })),
+            "{failed:?}"
+        );
         assert!(matches!(j.append(0, &ev), Err(JournalError::Failed(_))));
         assert!(j.failure().is_some());
     }

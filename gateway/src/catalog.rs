@@ -1,0 +1,163 @@
+//! The catalog: configured account and symbol names and their dense ids. Immutable after start and shared
+//! read-only by every edge, which resolves names here so that an unknown account or symbol is refused before
+//! anything is journaled. [`Remap`] translates ids journaled under an earlier boot's catalog by name.
+
+use crate::config::Config;
+use bulwark_model::{AccountId, Boot, Event, SymbolId};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolSpec {
+    pub name: String,
+    pub qty_decimals: u32,
+    pub px_decimals: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    accounts: Vec<String>,
+    account_index: HashMap<String, AccountId>,
+    symbols: Vec<SymbolSpec>,
+    symbol_index: HashMap<String, SymbolId>,
+}
+
+impl Catalog {
+    pub fn from_config(config: &Config) -> Catalog {
+        let accounts: Vec<String> = config.accounts.iter().map(|a| a.name.clone()).collect();
+        let symbols: Vec<SymbolSpec> = config
+            .symbols
+            .iter()
+            .map(|s| SymbolSpec {
+                name: s.name.clone(),
+                qty_decimals: s.qty_decimals,
+                px_decimals: s.px_decimals,
+            })
+            .collect();
+        Catalog::new(accounts, symbols)
+    }
+
+    pub fn new(accounts: Vec<String>, symbols: Vec<SymbolSpec>) -> Catalog {
+        let account_index = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), AccountId(i as u32)))
+            .collect();
+        let symbol_index = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), SymbolId(i as u32)))
+            .collect();
+        Catalog {
+            accounts,
+            account_index,
+            symbols,
+            symbol_index,
+        }
+    }
+
+    pub fn account(&self, name: &str) -> Option<AccountId> {
+        self.account_index.get(name).copied()
+    }
+    pub fn symbol(&self, name: &str) -> Option<SymbolId> {
+        self.symbol_index.get(name).copied()
+    }
+    pub fn account_name(&self, id: AccountId) -> &str {
+        self.accounts.get(id.0 as usize).map_or("?", |s| s.as_str())
+    }
+    pub fn symbol_spec(&self, id: SymbolId) -> Option<&SymbolSpec> {
+        self.symbols.get(id.0 as usize)
+    }
+    pub fn symbol_name(&self, id: SymbolId) -> &str {
+        self.symbol_spec(id).map_or("?", |s| s.name.as_str())
+    }
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
+    /// The boot record journaled at every start.
+    pub fn boot_event(&self) -> Event {
+        Event::Boot(Boot {
+            version: crate::VERSION.to_string(),
+            accounts: self.accounts.clone(),
+            symbols: self.symbols.iter().map(|s| s.name.clone()).collect(),
+        })
+    }
+}
+
+/// Maps ids written under a journaled boot catalog onto the current catalog.
+#[derive(Debug, Clone)]
+pub struct Remap {
+    accounts: Vec<Option<AccountId>>,
+    symbols: Vec<Option<SymbolId>>,
+    journaled_accounts: Vec<String>,
+    journaled_symbols: Vec<String>,
+    identity: bool,
+}
+
+impl Remap {
+    pub fn new(boot: &Boot, current: &Catalog) -> Remap {
+        let accounts: Vec<_> = boot.accounts.iter().map(|n| current.account(n)).collect();
+        let symbols: Vec<_> = boot.symbols.iter().map(|n| current.symbol(n)).collect();
+        let identity = accounts
+            .iter()
+            .enumerate()
+            .all(|(i, a)| *a == Some(AccountId(i as u32)))
+            && symbols
+                .iter()
+                .enumerate()
+                .all(|(i, s)| *s == Some(SymbolId(i as u32)));
+        Remap {
+            accounts,
+            symbols,
+            journaled_accounts: boot.accounts.clone(),
+            journaled_symbols: boot.symbols.clone(),
+            identity,
+        }
+    }
+
+    fn account(&self, id: AccountId) -> Result<AccountId, String> {
+        match self.accounts.get(id.0 as usize) {
+            Some(Some(a)) => Ok(*a),
+            Some(None) => Err(format!(
+                "the journal refers to account `{}`, which is not in the configuration; add it back, or start with an empty data dir",
+                self.journaled_accounts[id.0 as usize]
+            )),
+            None => Err(format!("the journal refers to account id {} beyond its boot catalog", id.0)),
+        }
+    }
+
+    fn symbol(&self, id: SymbolId) -> Result<SymbolId, String> {
+        match self.symbols.get(id.0 as usize) {
+            Some(Some(s)) => Ok(*s),
+            Some(None) => Err(format!(
+                "the journal refers to symbol `{}`, which is not in the configuration; add it back, or start with an empty data dir",
+                self.journaled_symbols[id.0 as usize]
+            )),
+            None => Err(format!("the journal refers to symbol id {} beyond its boot catalog", id.0)),
+        }
+    }
+
+    /// Rewrites the ids inside `event` to the current catalog's.
+    pub fn apply(&self, event: &mut Event) -> Result<(), String> {
+        if self.identity {
+            return Ok(());
+        }
+        match event {
+            Event::NewOrder(o) => {
+                o.account = self.account(o.account)?;
+                o.symbol = self.symbol(o.symbol)?;
+            }
+            Event::CancelOrder(c) => c.account = self.account(c.account)?,
+            Event::Price(p) => p.symbol = self.symbol(p.symbol)?,
+            Event::Boot(_)
+            | Event::Decision(_)
+            | Event::Venue(_)
+            | Event::Control(_)
+            | Event::Timer(_) => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! The sequencer: the one thread that owns all trading state. Edges put requests into a bounded inbound ring;
+//! venues put reports into their own ring, which the sequencer drains first. For every input it appends the
+//! event to the journal, applies it to the [`Engine`], journals the decision, and only after the batch is as
+//! durable as the policy promises (group commit) does it hand commands to the venue ring and answers to the
+//! edges that asked. Idle, it spins for `idle_spin` then parks, so it never holds a core it does not use.
+//! A journal failure halts trading: from then on every request is answered "unavailable" and nothing is applied.
+//! Recovery ([`recover`]) replays the journal through the same `Engine::apply` and checks each decision.
+
+use crate::catalog::{Catalog, Remap};
+use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
+use bulwark_adapters::{StampedReport, VenueCommand};
+use bulwark_model::*;
+use bulwark_risk::{Engine, EngineLimits, Output};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most inputs taken into one group-commit batch.
+pub const BATCH_INPUTS_MAX: usize = 1024;
+/// How long the sequencer parks before it checks for shutdown on its own.
+const PARK_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The answer to a request, sent back on its reply channel.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A decision on a new order or cancel, with the order as it stands after the decision.
+    Decided {
+        decision: Decision,
+        order: Option<Order>,
+    },
+    /// A price update or control action was journaled and applied.
+    Applied,
+    /// Not journaled: the venue ring is full; try again.
+    Busy,
+    /// Not journaled: the journal has failed and trading is halted.
+    Unavailable(String),
+}
+
+pub type ReplyTx = tokio::sync::oneshot::Sender<Answer>;
+
+/// Read-only questions about the state, answered by the sequencer between batches (not journaled).
+#[derive(Debug)]
+pub enum Query {
+    Orders {
+        account: AccountId,
+        reply: tokio::sync::oneshot::Sender<Vec<Order>>,
+    },
+    /// One order by id or client order id; `account` (when given) must own it.
+    Order {
+        account: Option<AccountId>,
+        target: CancelTarget,
+        reply: tokio::sync::oneshot::Sender<Option<Order>>,
+    },
+    Positions {
+        account: AccountId,
+        reply: tokio::sync::oneshot::Sender<Vec<(SymbolId, Position)>>,
+    },
+}
+
+/// What edges put into the inbound ring.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An event to journal and apply, stamped by the edge (ns since the Unix epoch).
+    Request {
+        ts_ns: i64,
+        event: Event,
+        reply: Option<ReplyTx>,
+    },
+    Query(Query),
+    /// Commit, sync and stop.
+    Shutdown,
+}
+
+/// State shared read-only with the edges (health, readiness, metrics).
+#[derive(Debug, Default)]
+pub struct SharedStatus {
+    pub ready: AtomicBool,
+    pub journal_failed: AtomicBool,
+    pub next_seq: AtomicU64,
+    pub inputs_total: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SequencerOptions {
+    pub idle_spin: Duration,
+    pub venue_ring_capacity: usize,
+}
+
+/// Replays the journal into a fresh engine, checking every journaled decision against the one this build makes.
+pub fn recover(
+    options: JournalOptions,
+    catalog: &Catalog,
+    limits: EngineLimits,
+) -> Result<(Journal, Engine, RecoveryReport), JournalError> {
+    let mut engine = Engine::new(limits);
+    let mut remap: Option<Remap> = None;
+    let mut expected: Option<(u64, Decision)> = None;
+    let mut scratch = Vec::new();
+    let (journal, report) = Journal::open(options, |seq, ts_ns, mut event| {
+        match &event {
+            Event::Boot(boot) => {
+                remap = Some(Remap::new(boot, catalog));
+                expected = None;
+                return Ok(());
+            }
+            Event::Decision(d) => {
+                return match expected.take() {
+                    Some((_, want)) if want == *d => Ok(()),
+                    Some((req, want)) => Err(format!(
+                        "replay diverged at seq {seq}: the journal's decision for the request at seq {req} is {d:?}, this build decides {want:?}"
+                    )),
+                    None => Err(format!("journal record seq {seq} is a decision with no request before it")),
+                };
+            }
+            _ => {}
+        }
+        // A request whose decision never reached the journal (a crash between the two) is decided again here.
+        expected = None;
+        let Some(remap) = remap.as_ref() else {
+            return Err(format!(
+                "journal record seq {seq} comes before any boot record"
+            ));
+        };
+        remap.apply(&mut event)?;
+        if let Some(d) = engine.apply(&event, ts_ns, &mut scratch) {
+            expected = Some((seq, d));
+        }
+        scratch.clear();
+        Ok(())
+    })?;
+    Ok((journal, engine, report))
+}
+
+/// The commands that rebuild a venue's view after a restart: reference prices, then every working order.
+pub fn restore_commands(engine: &Engine, catalog: &Catalog) -> VecDeque<VenueCommand> {
+    let mut cmds = VecDeque::new();
+    for i in 0..catalog.symbol_count() {
+        let symbol = SymbolId(i as u32);
+        if let Some(px) = engine.ref_px(symbol) {
+            cmds.push_back(VenueCommand::Price(PriceUpdate { symbol, px }));
+        }
+    }
+    cmds.extend(engine.working_orders().map(|o| VenueCommand::Restore(*o)));
+    cmds
+}
+
+pub struct Sequencer {
+    journal: Journal,
+    engine: Engine,
+    inbound: Receiver<Inbound>,
+    reports: Receiver<StampedReport>,
+    venue: Sender<VenueCommand>,
+    options: SequencerOptions,
+    status: Arc<SharedStatus>,
+    restore: VecDeque<VenueCommand>,
+    outputs: Vec<Output>,
+    replies: Vec<(ReplyTx, Answer)>,
+    halted: Option<String>,
+}
+
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("journal", &self.journal)
+            .finish()
+    }
+}
+
+impl Sequencer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        journal: Journal,
+        engine: Engine,
+        inbound: Receiver<Inbound>,
+        reports: Receiver<StampedReport>,
+        venue: Sender<VenueCommand>,
+        options: SequencerOptions,
+        status: Arc<SharedStatus>,
+        restore: VecDeque<VenueCommand>,
+    ) -> Sequencer {
+        Sequencer {
+            journal,
+            engine,
+            inbound,
+            reports,
+            venue,
+            options,
+            status,
+            restore,
+            outputs: Vec::with_capacity(BATCH_INPUTS_MAX * 2),
+            replies: Vec::with_capacity(BATCH_INPUTS_MAX),
+            halted: None,
+        }
+    }
+
+    /// Journals the boot catalog; call once before [`Sequencer::run`].
+    pub fn boot(&mut self, catalog: &Catalog, ts_ns: i64) -> Result<(), JournalError> {
+        self.journal.append(ts_ns, &catalog.boot_event())?;
+        self.journal.commit()?;
+        self.publish_status();
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn publish_status(&self) {
+        self.status
+            .next_seq
+            .store(self.journal.next_seq(), Ordering::Relaxed);
+    }
+
+    fn venue_room(&self) -> usize {
+        self.options
+            .venue_ring_capacity
+            .saturating_sub(self.venue.len() + self.outputs.len())
+    }
+
+    fn halt(&mut self, e: &JournalError) {
+        if self.halted.is_none() {
+            tracing::error!("journal failure, trading halted until restart: {e}");
+            self.status.journal_failed.store(true, Ordering::SeqCst);
+            self.status.ready.store(false, Ordering::SeqCst);
+            self.halted = Some(e.to_string());
+        }
+    }
+
+    /// Journals and applies one input, then journals the decision if it is a request.
+    fn process(&mut self, ts_ns: i64, event: &Event) -> Result<Option<Decision>, JournalError> {
+        self.journal.append(ts_ns, event)?;
+        let decision = self.engine.apply(event, ts_ns, &mut self.outputs);
+        if let Some(d) = decision {
+            self.journal.append(ts_ns, &Event::Decision(d))?;
+        }
+        Ok(decision)
+    }
+
+    fn on_request(&mut self, ts_ns: i64, event: Event, reply: Option<ReplyTx>) {
+        let answer = if let Some(reason) = &self.halted {
+            Answer::Unavailable(reason.clone())
+        } else if self.venue_room() == 0 || !self.restore.is_empty() {
+            Answer::Busy
+        } else {
+            match self.process(ts_ns, &event) {
+                Ok(Some(decision)) => Answer::Decided {
+                    decision,
+                    order: self.engine.order(decision.order).copied(),
+                },
+                Ok(None) => Answer::Applied,
+                Err(e) => {
+                    self.halt(&e);
+                    Answer::Unavailable(e.to_string())
+                }
+            }
+        };
+        if let Some(reply) = reply {
+            self.replies.push((reply, answer));
+        }
+    }
+
+    fn on_report(&mut self, (ts_ns, report): StampedReport) {
+        if self.halted.is_some() {
+            tracing::warn!("venue report dropped while the journal is failed: {report:?}");
+            return;
+        }
+        if let Err(e) = self.process(ts_ns, &Event::Venue(report)) {
+            self.halt(&e);
+        }
+    }
+
+    fn on_query(&self, q: Query) {
+        match q {
+            Query::Orders { account, reply } => {
+                let orders = self
+                    .engine
+                    .orders()
+                    .filter(|o| o.account == account)
+                    .copied()
+                    .collect();
+                let _ = reply.send(orders);
+            }
+            Query::Order {
+                account,
+                target,
+                reply,
+            } => {
+                let id = match (target, account) {
+                    (CancelTarget::ById(id), _) => Some(id),
+                    (CancelTarget::ByClOrdId(cl), Some(account)) => {
+                        self.engine.find_by_cl_ord_id(account, &cl)
+                    }
+                    (CancelTarget::ByClOrdId(_), None) => None,
+                };
+                let order = id
+                    .and_then(|id| self.engine.order(id))
+                    .filter(|o| account.is_none_or(|a| o.account == a));
+                let _ = reply.send(order.copied());
+            }
+            Query::Positions { account, reply } => {
+                let _ = reply.send(self.engine.positions_of(account));
+            }
+        }
+    }
+
+    /// Hands outputs to the venue ring and answers to the edges, after the batch is durable.
+    fn release(&mut self) {
+        if let Err(e) = self.journal.commit() {
+            self.halt(&e);
+            self.outputs.clear();
+            let reason = e.to_string();
+            for (reply, _) in self.replies.drain(..) {
+                let _ = reply.send(Answer::Unavailable(reason.clone()));
+            }
+            return;
+        }
+        for out in self.outputs.drain(..) {
+            let cmd = match out {
+                Output::Submit(o) => VenueCommand::Submit(o),
+                Output::Cancel { order } => VenueCommand::Cancel { order },
+                Output::Price(p) => VenueCommand::Price(p),
+            };
+            // Admission control kept room for every output, so this cannot be full.
+            match self.venue.try_send(cmd) {
+                Ok(()) => {}
+                Err(TrySendError::Full(c)) => {
+                    unreachable!("venue ring full despite admission control: {c:?}")
+                }
+                Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+        for (reply, answer) in self.replies.drain(..) {
+            let _ = reply.send(answer);
+        }
+        self.publish_status();
+    }
+
+    fn feed_restore(&mut self) {
+        while !self.restore.is_empty() && self.venue.len() < self.options.venue_ring_capacity {
+            if let Some(cmd) = self.restore.pop_front() {
+                if self.venue.try_send(cmd).is_err() {
+                    self.restore.push_front(cmd);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Runs until [`Inbound::Shutdown`] or until every sender is gone. Returns the engine for inspection.
+    pub fn run(mut self) -> Engine {
+        self.status
+            .ready
+            .store(self.halted.is_none(), Ordering::SeqCst);
+        let mut shutdown = false;
+        while !shutdown {
+            self.feed_restore();
+            let mut n = 0;
+            while n < BATCH_INPUTS_MAX {
+                match self.reports.try_recv() {
+                    Ok(r) => {
+                        self.on_report(r);
+                        n += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            while n < BATCH_INPUTS_MAX {
+                match self.inbound.try_recv() {
+                    Ok(Inbound::Request {
+                        ts_ns,
+                        event,
+                        reply,
+                    }) => {
+                        self.on_request(ts_ns, event, reply);
+                        n += 1;
+                    }
+                    Ok(Inbound::Query(q)) => {
+                        // Answer queries after the writes before them are released.
+                        self.release();
+                        self.on_query(q);
+                        n += 1;
+                    }
+                    Ok(Inbound::Shutdown) => {
+                        shutdown = true;
+                        break;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        shutdown = true;
+                        break;
+                    }
+                }
+            }
+            if n > 0 {
+                self.status
+                    .inputs_total
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                self.release();
+                continue;
+            }
+            if !shutdown {
+                self.idle();
+            }
+        }
+        self.release();
+        if let Err(e) = self.journal.sync_all() {
+            tracing::error!("journal sync at shutdown failed: {e}");
+        }
+        self.engine
+    }
+
+    /// Spin briefly, then park until either ring has something (or the park times out).
+    fn idle(&self) {
+        let spin_until = Instant::now() + self.options.idle_spin;
+        while Instant::now() < spin_until {
+            if !self.inbound.is_empty() || !self.reports.is_empty() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if !self.restore.is_empty() {
+            std::thread::sleep(Duration::from_micros(100));
+            return;
+        }
+        // Wait until either ring has something, without taking it.
+        let mut sel = crossbeam_channel::Select::new();
+        sel.recv(&self.inbound);
+        sel.recv(&self.reports);
+        let _ = sel.ready_timeout(PARK_TIMEOUT);
+    }
+}

@@ -1,0 +1,216 @@
+//! Starting and stopping the gateway: lock the data dir, recover the journal, start the paper venue and the
+//! sequencer threads, serve HTTP on one tokio runtime, and on SIGTERM/SIGINT stop accepting, let the sequencer
+//! drain and sync the journal, and exit cleanly. Readiness turns true only after recovery and binding.
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::journal::JournalOptions;
+use crate::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use anyhow::{bail, Context};
+use bulwark_adapters::paper::{PaperConfig, PaperVenue};
+use bulwark_model::{Event, Timer};
+use bulwark_risk::EngineLimits;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Orders the engine reserves room for at start.
+const ORDERS_RESERVED: usize = 1 << 16;
+const NS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// Holds the exclusive lock on a data dir for as long as it lives.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<DataDirLock> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "another bulwark process is using the data dir {}",
+            dir.display()
+        );
+    }
+    Ok(DataDirLock { _file: file })
+}
+
+pub fn engine_limits(config: &Config, catalog: &Catalog) -> EngineLimits {
+    EngineLimits {
+        accounts: catalog.account_count(),
+        symbols: catalog.symbol_count(),
+        open_orders_max: config.gateway.open_orders_max,
+        orders_reserved: ORDERS_RESERVED,
+    }
+}
+
+pub fn journal_options(config: &Config) -> JournalOptions {
+    JournalOptions {
+        dir: config.journal_dir(),
+        segment_bytes: config.journal.segment_bytes,
+        durability: config.journal.policy(),
+    }
+}
+
+/// Runs the gateway until a shutdown signal.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&config.gateway.data_dir)?;
+    let catalog = Arc::new(Catalog::from_config(&config));
+    let started = std::time::Instant::now();
+    let (journal, engine, report) = sequencer::recover(
+        journal_options(&config),
+        &catalog,
+        engine_limits(&config, &catalog),
+    )
+    .context("journal recovery failed; the gateway will not start")?;
+    if let Some(torn) = &report.torn_tail {
+        tracing::warn!(
+            "journal had a torn final record in {} at byte offset {} ({}); it was never acknowledged and has been truncated",
+            torn.segment.display(),
+            torn.offset,
+            torn.reason
+        );
+    }
+    tracing::info!(
+        records = report.records,
+        segments = report.segments,
+        orders = engine.order_count(),
+        open_orders = engine.open_order_count(),
+        "journal recovered in {:?}",
+        started.elapsed()
+    );
+
+    let g = &config.gateway;
+    let (inbound_tx, inbound_rx) = crossbeam_channel::bounded::<Inbound>(g.inbound_ring_capacity);
+    let (venue_tx, venue_rx) = crossbeam_channel::bounded(g.venue_ring_capacity);
+    let (reports_tx, reports_rx) = crossbeam_channel::bounded(g.venue_ring_capacity);
+    let boot_ns = http::now_ns();
+    let paper = PaperVenue::new(PaperConfig {
+        seed: config.paper.seed,
+        partial_fill_probability: config.paper.partial_fill_probability,
+        latency_ns: config.paper.latency_us * 1_000,
+        latency_jitter_ns: config.paper.latency_jitter_us * 1_000,
+        exec_id_epoch: (boot_ns / 1_000_000_000) as u32,
+    });
+    let venue_thread = std::thread::Builder::new()
+        .name("venue-paper".into())
+        .spawn(move || bulwark_adapters::run_venue(paper, venue_rx, reports_tx, http::now_ns))?;
+
+    let status = Arc::new(SharedStatus::default());
+    let restore = sequencer::restore_commands(&engine, &catalog);
+    let mut seq = Sequencer::new(
+        journal,
+        engine,
+        inbound_rx,
+        reports_rx,
+        venue_tx,
+        SequencerOptions {
+            idle_spin: Duration::from_micros(g.idle_spin_us),
+            venue_ring_capacity: g.venue_ring_capacity,
+        },
+        status.clone(),
+        restore,
+    );
+    seq.boot(&catalog, boot_ns)
+        .context("cannot write the boot record to the journal")?;
+    let seq_thread = std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || seq.run())?;
+
+    let state = Arc::new(AppState {
+        inbound: inbound_tx.clone(),
+        catalog: catalog.clone(),
+        status: status.clone(),
+        reply_timeout: Duration::from_millis(g.reply_timeout_ms),
+        body_bytes_max: g.http_body_bytes_max,
+        boot_ms: boot_ns / 1_000_000,
+        generated_ids: AtomicU64::new(1),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(g.tokio_worker_threads)
+        .thread_name("bulwark-io")
+        .enable_all()
+        .build()?;
+    let addr = config.listen_addr();
+    let journal_dir = config.journal_dir();
+    let durability = config.journal.policy().name();
+    let timer_tx = inbound_tx.clone();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(
+            "bulwark {} listening on http://{} (journal {}, durability {durability})",
+            crate::VERSION,
+            listener.local_addr()?,
+            journal_dir.display()
+        );
+        tokio::spawn(day_roll_timer(timer_tx));
+        let app = http::router(state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTP server failed")?;
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down: draining the sequencer and syncing the journal");
+    // The ring may be momentarily full; the shutdown message must get through.
+    let _ = inbound_tx.send_timeout(Inbound::Shutdown, Duration::from_secs(10));
+    drop(inbound_tx);
+    let engine = seq_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("sequencer thread panicked"))?;
+    let _ = venue_thread.join();
+    tracing::info!(orders = engine.order_count(), "stopped cleanly");
+    Ok(())
+}
+
+/// Sends a day-roll timer event at every UTC midnight (the spine's trading day; calendars refine it later).
+async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>) {
+    loop {
+        let now = http::now_ns();
+        let next_midnight = (now / NS_PER_DAY + 1) * NS_PER_DAY;
+        tokio::time::sleep(Duration::from_nanos((next_midnight - now) as u64)).await;
+        let day = (next_midnight / NS_PER_DAY) as u32;
+        let msg = Inbound::Request {
+            ts_ns: http::now_ns(),
+            event: Event::Timer(Timer::DayRoll { day }),
+            reply: None,
+        };
+        // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.
+        let tx = inbound.clone();
+        let sent =
+            tokio::task::spawn_blocking(move || tx.send_timeout(msg, Duration::from_secs(60)))
+                .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::error!("could not deliver the day-roll timer for day {day}");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
