@@ -32,8 +32,57 @@ pub enum CodecError {
     UnsupportedVersion { kind: u16, version: u16 },
 }
 
+/// Largest payload of any event but [`Event::Boot`], in bytes: room to reserve for [`encode_into`].
+pub const FIXED_PAYLOAD_BYTES_MAX: usize = 96;
+
+/// Where an encoder writes bytes.
+pub trait Sink {
+    fn extend_from_slice(&mut self, bytes: &[u8]);
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        Vec::extend_from_slice(self, bytes);
+    }
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+}
+
+/// Writes into a fixed slice; panics if it runs past the end (callers reserve [`FIXED_PAYLOAD_BYTES_MAX`]).
+#[derive(Debug)]
+pub struct SliceSink<'a> {
+    pub buf: &'a mut [u8],
+    pub pos: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        self.buf[self.pos..end].copy_from_slice(bytes);
+        self.pos = end;
+    }
+}
+
+/// Encodes a non-boot event straight into `dst` (at least [`FIXED_PAYLOAD_BYTES_MAX`] bytes); returns the
+/// payload length. Boot records have variable length and go through [`encode`].
+pub fn encode_into(event: &Event, dst: &mut [u8]) -> usize {
+    assert!(
+        !matches!(event, Event::Boot(_)),
+        "boot records are encoded with `encode`"
+    );
+    let mut sink = SliceSink { buf: dst, pos: 0 };
+    encode(event, &mut sink);
+    debug_assert!(sink.pos <= FIXED_PAYLOAD_BYTES_MAX);
+    sink.pos
+}
+
 /// Appends the payload of `event` to `out` (which the caller clears and reuses: no allocation after warm-up).
-pub fn encode(event: &Event, out: &mut Vec<u8>) {
+pub fn encode<S: Sink>(event: &Event, out: &mut S) {
     match event {
         Event::Boot(b) => {
             put_str(out, &b.version);
@@ -274,16 +323,16 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
     Ok(event)
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
+fn put_u32<S: Sink>(out: &mut S, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
-fn put_u64(out: &mut Vec<u8>, v: u64) {
+fn put_u64<S: Sink>(out: &mut S, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
-fn put_i64(out: &mut Vec<u8>, v: i64) {
+fn put_i64<S: Sink>(out: &mut S, v: i64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
-fn put_str(out: &mut Vec<u8>, s: &str) {
+fn put_str<S: Sink>(out: &mut S, s: &str) {
     assert!(
         s.len() <= PAYLOAD_STR_LEN_MAX,
         "payload string longer than PAYLOAD_STR_LEN_MAX"
@@ -291,7 +340,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u16).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
-fn put_cl_ord_id(out: &mut Vec<u8>, id: &ClOrdId) {
+fn put_cl_ord_id<S: Sink>(out: &mut S, id: &ClOrdId) {
     let s = id.as_str().as_bytes();
     out.push(s.len() as u8);
     out.extend_from_slice(s);
@@ -492,6 +541,18 @@ mod tests {
             encode(&ev, &mut buf);
             let back = decode(ev.kind() as u16, CODEC_VERSION, &buf).expect("decodes");
             prop_assert_eq!(back, ev);
+        }
+
+        #[test]
+        fn slice_encoding_matches_vec_encoding(ev in event()) {
+            if !matches!(ev, Event::Boot(_)) {
+                let mut v = Vec::new();
+                encode(&ev, &mut v);
+                let mut buf = [0u8; FIXED_PAYLOAD_BYTES_MAX];
+                let n = encode_into(&ev, &mut buf);
+                prop_assert!(n <= FIXED_PAYLOAD_BYTES_MAX);
+                prop_assert_eq!(&buf[..n], &v[..]);
+            }
         }
 
         #[test]

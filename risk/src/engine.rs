@@ -7,8 +7,8 @@
 
 use crate::chain;
 use bulwark_model::*;
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Sizes the engine is built for; all its tables are allocated up front.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +50,33 @@ pub struct Engine {
     anomalies: Anomalies,
 }
 
+/// An empty order table whose reserved memory has been touched once, so that the first orders after start
+/// do not pay a page fault each 4 KiB on the sequencer thread (all memory is taken at start).
+fn prefaulted(capacity: usize) -> Vec<Order> {
+    let blank = Order {
+        id: OrderId(0),
+        account: AccountId(0),
+        symbol: SymbolId(0),
+        side: Side::Buy,
+        ord_type: OrdType::Market,
+        tif: Tif::Day,
+        qty: Qty::ZERO,
+        limit_px: None,
+        cl_ord_id: ClOrdId::try_new("-").expect("valid id"),
+        ingress: Ingress::Risk,
+        status: OrderStatus::Rejected,
+        cum_qty: Qty::ZERO,
+        cum_notional: Notional::ZERO,
+        created_ts_ns: 0,
+        updated_ts_ns: 0,
+        reject: None,
+    };
+    let mut v = Vec::with_capacity(capacity);
+    v.resize(capacity, blank);
+    v.clear();
+    v
+}
+
 impl Engine {
     pub fn new(limits: EngineLimits) -> Self {
         assert!(
@@ -58,9 +85,15 @@ impl Engine {
         );
         Engine {
             limits,
-            orders: Vec::with_capacity(limits.orders_reserved),
-            cl_ord_index: HashMap::with_capacity(limits.orders_reserved),
-            positions: HashMap::with_capacity(limits.accounts.saturating_mul(4).min(1 << 20)),
+            orders: prefaulted(limits.orders_reserved),
+            cl_ord_index: HashMap::with_capacity_and_hasher(
+                limits.orders_reserved,
+                Default::default(),
+            ),
+            positions: HashMap::with_capacity_and_hasher(
+                limits.accounts.saturating_mul(4).min(1 << 20),
+                Default::default(),
+            ),
             ref_px: vec![None; limits.symbols],
             open_orders: 0,
             halted: false,

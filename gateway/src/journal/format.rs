@@ -89,23 +89,23 @@ pub fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Writes a record at the start of `dst` except for its length field, which the caller publishes last.
-/// `dst` must be `record_span(payload.len())` zeroed bytes.
-pub fn write_record_body(
+/// Writes a record's header and checksum at the start of `dst`, whose payload (`payload_len` bytes from
+/// offset [`RECORD_HEADER_BYTES`]) is already in place: everything except the length field, which the caller
+/// publishes last. Bytes past the payload up to the record span must be zero.
+pub fn write_record_header(
     dst: &mut [u8],
     seq: u64,
     ts_ns: i64,
     kind: u16,
     version: u16,
-    payload: &[u8],
+    payload_len: usize,
 ) {
-    let end = RECORD_HEADER_BYTES + payload.len();
+    let end = RECORD_HEADER_BYTES + payload_len;
     dst[8..16].copy_from_slice(&seq.to_le_bytes());
     dst[16..24].copy_from_slice(&ts_ns.to_le_bytes());
     dst[24..26].copy_from_slice(&kind.to_le_bytes());
     dst[26..28].copy_from_slice(&version.to_le_bytes());
     dst[28..32].copy_from_slice(&0u32.to_le_bytes());
-    dst[RECORD_HEADER_BYTES..end].copy_from_slice(payload);
     let crc = crc32c::crc32c(&dst[8..end]);
     dst[4..8].copy_from_slice(&crc.to_le_bytes());
 }

@@ -12,7 +12,7 @@ pub mod format;
 use bulwark_model::codec;
 use bulwark_model::Event;
 use format::*;
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -231,33 +231,48 @@ impl Journal {
     }
 
     /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
-    /// until [`Journal::commit`].
+    /// until [`Journal::commit`]. Fixed-size events are encoded straight into the mapping; boot records
+    /// (variable length) go through a reusable scratch buffer.
     pub fn append(&mut self, ts_ns: i64, event: &Event) -> Result<u64, JournalError> {
         if let Some(f) = self.failure() {
             return Err(JournalError::Failed(f.to_string()));
         }
-        self.scratch.clear();
-        codec::encode(event, &mut self.scratch);
-        let len = self.scratch.len();
-        if len == 0 || len > RECORD_PAYLOAD_BYTES_MAX {
-            return Err(JournalError::RecordTooLarge(len));
-        }
-        let span = record_span(len);
-        if self.active.write_offset + span > self.active.map.len() {
+        let boot = matches!(event, Event::Boot(_));
+        let reserve = if boot {
+            self.scratch.clear();
+            codec::encode(event, &mut self.scratch);
+            let len = self.scratch.len();
+            if len > RECORD_PAYLOAD_BYTES_MAX
+                || record_span(len) + SEGMENT_HEADER_BYTES > self.active.map.len()
+            {
+                return Err(JournalError::RecordTooLarge(len));
+            }
+            record_span(len)
+        } else {
+            record_span(codec::FIXED_PAYLOAD_BYTES_MAX)
+        };
+        if self.active.write_offset + reserve > self.active.map.len() {
             if let Err(e) = self.roll() {
                 return Err(self.fail(e));
             }
         }
         let seq = self.next_seq;
         let at = self.active.write_offset;
-        let dst = &mut self.active.map[at..at + span];
-        write_record_body(
+        let dst = &mut self.active.map[at..at + reserve];
+        let len = if boot {
+            let len = self.scratch.len();
+            dst[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len].copy_from_slice(&self.scratch);
+            len
+        } else {
+            codec::encode_into(event, &mut dst[RECORD_HEADER_BYTES..])
+        };
+        write_record_header(
             dst,
             seq,
             ts_ns,
             event.kind() as u16,
             codec::CODEC_VERSION,
-            &self.scratch,
+            len,
         );
         let len_ptr = dst.as_mut_ptr().cast::<u32>();
         // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (bounds checked by
@@ -265,7 +280,7 @@ impl Journal {
         // this thread writes the mapping. The Release store orders the body before the length, which is what
         // makes the length the commit marker.
         unsafe { AtomicU32::from_ptr(len_ptr) }.store(len as u32, Ordering::Release);
-        self.active.write_offset += span;
+        self.active.write_offset += record_span(len);
         self.next_seq += 1;
         Ok(seq)
     }
@@ -335,9 +350,10 @@ impl Drop for Journal {
 }
 
 fn map_file(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
+    // Populate: fault every page in now, so appends never take a page fault on the sequencer's hot path.
     // SAFETY: the segment file is owned by this process (one journal writer per data dir, guarded by the lock
     // file the gateway takes) and is never truncated while mapped, so the mapping stays valid for its lifetime.
-    unsafe { MmapMut::map_mut(file) }.map_err(io("mmap", path))
+    unsafe { MmapOptions::new().populate().map_mut(file) }.map_err(io("mmap", path))
 }
 
 fn create_segment(

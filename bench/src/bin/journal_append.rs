@@ -1,0 +1,122 @@
+//! Journal append latency beside its floor, in one run: (a) `Journal::append` of a NewOrder event (encode,
+//! CRC32C, header, length published last) into a populated memory-mapped segment, and (b) the raw floor: a
+//! memcpy of the same number of bytes into a populated memory-mapped file. Rounds alternate between the two so
+//! that machine noise hits both. Durability `none` (the append itself; sync costs are the policy's, not the
+//! append's). Usage: `cargo run --release -p bulwark-bench --bin journal_append [records]`.
+#![deny(unsafe_code)]
+
+use bulwark_bench::{histogram, machine, row, HEADER};
+use bulwark_gateway::journal::{format, Durability, Journal, JournalOptions};
+use bulwark_model::*;
+use std::time::Instant;
+
+const ROUNDS: usize = 10;
+
+fn order(i: u64) -> Event {
+    Event::NewOrder(NewOrder {
+        account: AccountId((i % 1000) as u32),
+        symbol: SymbolId((i % 100) as u32),
+        side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+        ord_type: OrdType::Limit,
+        tif: Tif::Day,
+        qty: Qty::from_units(100),
+        limit_px: Some(Px::from_units(190)),
+        cl_ord_id: ClOrdId::try_new(&format!("ORD-{i:012}")).expect("valid id"),
+        ingress: Ingress::Fix,
+    })
+}
+
+fn main() {
+    let records: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
+    let per_round = records / ROUNDS;
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .expect("temp dir");
+    let mut payload = Vec::new();
+    bulwark_model::codec::encode(&order(1), &mut payload);
+    let record_bytes = format::record_span(payload.len());
+    let segment_bytes = ((records * record_bytes) as u64 + (1 << 20)).next_power_of_two();
+    let (mut journal, _) = Journal::open(
+        JournalOptions {
+            dir: dir.path().join("journal"),
+            segment_bytes,
+            durability: Durability::None,
+        },
+        |_, _, _| Ok(()),
+    )
+    .expect("open journal");
+
+    // The floor: a populated shared mapping of a preallocated file of the same size.
+    let floor_path = dir.path().join("floor.bin");
+    let floor_file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&floor_path)
+        .expect("floor file");
+    rustix::fs::fallocate(
+        &floor_file,
+        rustix::fs::FallocateFlags::empty(),
+        0,
+        segment_bytes,
+    )
+    .expect("fallocate");
+    #[allow(unsafe_code)]
+    // SAFETY: the file is private to this process and never truncated while mapped.
+    let mut floor =
+        unsafe { memmap2::MmapOptions::new().populate().map_mut(&floor_file) }.expect("mmap floor");
+    let mut record = vec![0u8; record_bytes];
+    record[..payload.len()].copy_from_slice(&payload);
+
+    let events: Vec<Event> = (0..per_round as u64).map(order).collect();
+    let mut h_journal = histogram();
+    let mut h_floor = histogram();
+    let mut floor_at = 0usize;
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        for _ in 0..per_round {
+            let t0 = Instant::now();
+            floor[floor_at..floor_at + record_bytes].copy_from_slice(&record);
+            std::hint::black_box(&floor[floor_at]);
+            let dt = t0.elapsed().as_nanos() as u64;
+            h_floor.record(dt.max(1)).expect("in range");
+            floor_at += record_bytes;
+        }
+        for (i, ev) in events.iter().enumerate() {
+            let t0 = Instant::now();
+            let seq = journal
+                .append((round * per_round + i) as i64, ev)
+                .expect("append");
+            std::hint::black_box(seq);
+            let dt = t0.elapsed().as_nanos() as u64;
+            h_journal.record(dt.max(1)).expect("in range");
+        }
+    }
+    let elapsed = started.elapsed();
+    println!("machine: {}", machine());
+    println!(
+        "records: {} per side, {record_bytes} bytes each ({} payload), {ROUNDS} alternating rounds, {:.2} s",
+        per_round * ROUNDS,
+        payload.len(),
+        elapsed.as_secs_f64()
+    );
+    println!("{HEADER}");
+    println!("{}", row("floor: memcpy into mmap", &h_floor));
+    println!("{}", row("Journal::append (durability none)", &h_journal));
+    for q in [0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.995] {
+        println!(
+            "quantile {q}: floor {} ns, journal {} ns",
+            h_floor.value_at_quantile(q),
+            h_journal.value_at_quantile(q)
+        );
+    }
+    println!(
+        "ratio journal/floor: p50 {:.2}x, p99 {:.2}x, p99.9 {:.2}x (timer overhead is in both)",
+        h_journal.value_at_quantile(0.5) as f64 / h_floor.value_at_quantile(0.5).max(1) as f64,
+        h_journal.value_at_quantile(0.99) as f64 / h_floor.value_at_quantile(0.99).max(1) as f64,
+        h_journal.value_at_quantile(0.999) as f64 / h_floor.value_at_quantile(0.999).max(1) as f64,
+    );
+}

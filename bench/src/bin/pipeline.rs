@@ -1,0 +1,309 @@
+//! The in-process pipeline: inbound ring -> sequencer (journal append of request and decision, risk chain,
+//! state) -> paper venue ring, measured end to end, beside a naive floor measured in the same run: the same two
+//! ring hops through a forwarding thread that does no journaling and no risk. One driver thread both feeds the
+//! inbound ring and drains the venue ring; the sequencer runs on the other core.
+//! (1) closed-loop throughput with a bounded window of orders in flight; (2) open-loop latency at fixed rates,
+//! measured from each order's intended send time (no coordinated omission).
+//! Usage: `cargo run --release -p bulwark-bench --bin pipeline [orders]`.
+#![forbid(unsafe_code)]
+
+use bulwark_adapters::VenueCommand;
+use bulwark_bench::{histogram, machine, row, spin_until, HEADER};
+use bulwark_gateway::catalog::{Catalog, SymbolSpec};
+use bulwark_gateway::journal::{Durability, JournalOptions};
+use bulwark_gateway::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use bulwark_model::*;
+use bulwark_risk::EngineLimits;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RING: usize = 65_536;
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+const WINDOW: usize = 4_096;
+const ACCOUNTS: u32 = 100;
+const SYMBOLS: u32 = 100;
+
+struct Pipeline {
+    tx: Sender<Inbound>,
+    rx: Receiver<VenueCommand>,
+    stop: Box<dyn FnOnce()>,
+}
+
+fn events(n: usize, tag: &str) -> Vec<Event> {
+    (0..n as u64)
+        .map(|i| {
+            Event::NewOrder(NewOrder {
+                account: AccountId((i % u64::from(ACCOUNTS)) as u32),
+                symbol: SymbolId((i / 7 % u64::from(SYMBOLS)) as u32),
+                side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+                ord_type: OrdType::Limit,
+                tif: Tif::Day,
+                qty: Qty::from_units(100),
+                limit_px: Some(Px::from_units(190)),
+                cl_ord_id: ClOrdId::try_new(&format!("{tag}{i}")).expect("valid id"),
+                ingress: Ingress::Binary,
+            })
+        })
+        .collect()
+}
+
+fn gateway_pipeline(orders: usize, dir: &std::path::Path) -> Pipeline {
+    let catalog = Catalog::new(
+        (0..ACCOUNTS).map(|i| format!("A{i}")).collect(),
+        (0..SYMBOLS)
+            .map(|i| SymbolSpec {
+                name: format!("S{i}"),
+                qty_decimals: 0,
+                px_decimals: 2,
+            })
+            .collect(),
+    );
+    let limits = EngineLimits {
+        accounts: ACCOUNTS as usize,
+        symbols: SYMBOLS as usize,
+        open_orders_max: orders * 2,
+        orders_reserved: orders,
+    };
+    let opts = JournalOptions {
+        dir: dir.to_path_buf(),
+        segment_bytes: 1 << 30,
+        durability: Durability::None,
+    };
+    let (journal, engine, _) = sequencer::recover(opts, &catalog, limits).expect("journal opens");
+    let (tx, in_rx) = crossbeam_channel::bounded(RING);
+    let (v_tx, rx) = crossbeam_channel::bounded(RING);
+    let (r_tx, r_rx) = crossbeam_channel::bounded(16);
+    let mut seq = Sequencer::new(
+        journal,
+        engine,
+        in_rx,
+        r_rx,
+        v_tx,
+        SequencerOptions {
+            idle_spin: IDLE_SPIN,
+            venue_ring_capacity: RING,
+        },
+        Arc::new(SharedStatus::default()),
+        Default::default(),
+    );
+    seq.boot(&catalog, 0).expect("boot record");
+    let handle = std::thread::spawn(move || seq.run());
+    let stop_tx = tx.clone();
+    Pipeline {
+        tx,
+        rx,
+        stop: Box::new(move || {
+            stop_tx.send(Inbound::Shutdown).expect("sequencer alive");
+            drop(r_tx);
+            let engine = handle.join().expect("sequencer thread");
+            assert!(engine.order_count() > 0);
+        }),
+    }
+}
+
+/// Receives with the sequencer's idle strategy: spin for `IDLE_SPIN`, then park.
+fn recv_spin_then_park(rx: &Receiver<Inbound>) -> Option<Inbound> {
+    let until = Instant::now() + IDLE_SPIN;
+    loop {
+        for _ in 0..64 {
+            if let Ok(m) = rx.try_recv() {
+                return Some(m);
+            }
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= until {
+            return rx.recv().ok();
+        }
+    }
+}
+
+/// The floor: the same rings, the same idle strategy and a forwarding thread, nothing else.
+fn floor_pipeline() -> Pipeline {
+    let (tx, in_rx) = crossbeam_channel::bounded::<Inbound>(RING);
+    let (v_tx, rx) = crossbeam_channel::bounded(RING);
+    let handle = std::thread::spawn(move || {
+        let mut id = 0u64;
+        while let Some(msg) = recv_spin_then_park(&in_rx) {
+            match msg {
+                Inbound::Request {
+                    ts_ns,
+                    event: Event::NewOrder(o),
+                    ..
+                } => {
+                    id += 1;
+                    let order = Order {
+                        id: OrderId(id),
+                        account: o.account,
+                        symbol: o.symbol,
+                        side: o.side,
+                        ord_type: o.ord_type,
+                        tif: o.tif,
+                        qty: o.qty,
+                        limit_px: o.limit_px,
+                        cl_ord_id: o.cl_ord_id,
+                        ingress: o.ingress,
+                        status: OrderStatus::PendingNew,
+                        cum_qty: Qty::ZERO,
+                        cum_notional: Notional::ZERO,
+                        created_ts_ns: ts_ns,
+                        updated_ts_ns: ts_ns,
+                        reject: None,
+                    };
+                    if v_tx.send(VenueCommand::Submit(order)).is_err() {
+                        break;
+                    }
+                }
+                Inbound::Shutdown => break,
+                _ => {}
+            }
+        }
+    });
+    let stop_tx = tx.clone();
+    Pipeline {
+        tx,
+        rx,
+        stop: Box::new(move || {
+            stop_tx.send(Inbound::Shutdown).expect("floor alive");
+            handle.join().expect("floor thread");
+        }),
+    }
+}
+
+fn submitted_ts(cmd: &VenueCommand) -> i64 {
+    match cmd {
+        VenueCommand::Submit(o) => o.created_ts_ns,
+        other => panic!("unexpected venue command {other:?}"),
+    }
+}
+
+/// Closed loop: at most WINDOW in flight; returns orders per second.
+fn throughput(p: &Pipeline, evs: Vec<Event>) -> f64 {
+    let n = evs.len();
+    let start = Instant::now();
+    let mut received = 0usize;
+    for (sent, event) in evs.into_iter().enumerate() {
+        while sent - received >= WINDOW {
+            p.rx.recv().expect("pipeline alive");
+            received += 1;
+        }
+        p.tx.send(Inbound::Request {
+            ts_ns: 0,
+            event,
+            reply: None,
+        })
+        .expect("pipeline alive");
+        while p.rx.try_recv().is_ok() {
+            received += 1;
+        }
+    }
+    while received < n {
+        p.rx.recv().expect("pipeline alive");
+        received += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Open loop at `rate` orders/s: latency from each order's intended send time to its arrival on the venue ring.
+fn latency(p: &Pipeline, evs: Vec<Event>, rate: f64) -> hdrhistogram::Histogram<u64> {
+    let mut h = histogram();
+    let n = evs.len();
+    let base = Instant::now() + Duration::from_millis(1);
+    let interval_ns = 1e9 / rate;
+    let mut received = 0usize;
+    let record = |cmd: VenueCommand, h: &mut hdrhistogram::Histogram<u64>| {
+        let intended = submitted_ts(&cmd);
+        let now = base.elapsed().as_nanos() as i64;
+        h.record((now - intended).max(1) as u64).expect("in range");
+    };
+    for (i, event) in evs.into_iter().enumerate() {
+        let intended_ns = (i as f64 * interval_ns) as u64;
+        let intended = base + Duration::from_nanos(intended_ns);
+        loop {
+            match p.rx.try_recv() {
+                Ok(cmd) => {
+                    record(cmd, &mut h);
+                    received += 1;
+                }
+                Err(_) if Instant::now() >= intended => break,
+                Err(_) => std::hint::spin_loop(),
+            }
+        }
+        spin_until(intended);
+        p.tx.send(Inbound::Request {
+            ts_ns: intended_ns as i64,
+            event,
+            reply: None,
+        })
+        .expect("pipeline alive");
+    }
+    while received < n {
+        let cmd = p.rx.recv().expect("pipeline alive");
+        record(cmd, &mut h);
+        received += 1;
+    }
+    h
+}
+
+fn main() {
+    let orders: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
+    let rates = [100_000.0, 250_000.0, 500_000.0];
+    let latency_orders = orders / 4;
+    println!("machine: {}", machine());
+    println!("orders: {orders} closed-loop (window {WINDOW}), {latency_orders} per open-loop rate; journal durability none");
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .expect("temp dir");
+
+    let mut rows = Vec::new();
+    let floor = floor_pipeline();
+    let floor_tput = throughput(&floor, events(orders, "f"));
+    let floor_lat: Vec<_> = rates
+        .iter()
+        .enumerate()
+        .map(|(k, r)| latency(&floor, events(latency_orders, &format!("fl{k}-")), *r))
+        .collect();
+    (floor.stop)();
+
+    let gw = gateway_pipeline(
+        orders + latency_orders * rates.len(),
+        &dir.path().join("journal"),
+    );
+    let gw_tput = throughput(&gw, events(orders, "g"));
+    let gw_lat: Vec<_> = rates
+        .iter()
+        .enumerate()
+        .map(|(k, r)| latency(&gw, events(latency_orders, &format!("gl{k}-")), *r))
+        .collect();
+    (gw.stop)();
+
+    println!(
+        "closed-loop throughput: floor {:.0} orders/s, pipeline {:.0} orders/s (ratio {:.2}x)",
+        floor_tput,
+        gw_tput,
+        floor_tput / gw_tput
+    );
+    println!("{HEADER}");
+    for (i, rate) in rates.iter().enumerate() {
+        rows.push(row(
+            &format!("floor (ring hops only) @ {:.0}k/s", rate / 1e3),
+            &floor_lat[i],
+        ));
+        rows.push(row(&format!("pipeline @ {:.0}k/s", rate / 1e3), &gw_lat[i]));
+    }
+    for r in rows {
+        println!("{r}");
+    }
+    for (i, rate) in rates.iter().enumerate() {
+        println!(
+            "@ {:.0}k/s: p50 ratio {:.2}x, p99 ratio {:.2}x",
+            rate / 1e3,
+            gw_lat[i].value_at_quantile(0.5) as f64
+                / floor_lat[i].value_at_quantile(0.5).max(1) as f64,
+            gw_lat[i].value_at_quantile(0.99) as f64
+                / floor_lat[i].value_at_quantile(0.99).max(1) as f64
+        );
+    }
+}
