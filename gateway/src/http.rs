@@ -660,3 +660,67 @@ async fn post_price(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bo
         other => Err(unexpected(other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::SymbolSpec;
+    use tower::ServiceExt;
+
+    fn state(inbound: Sender<Inbound>) -> Arc<AppState> {
+        Arc::new(AppState {
+            inbound,
+            catalog: Arc::new(Catalog::new(
+                vec!["A".into()],
+                vec![SymbolSpec {
+                    name: "X".into(),
+                    qty_decimals: 0,
+                    px_decimals: 2,
+                }],
+            )),
+            status: Arc::new(SharedStatus::default()),
+            reply_timeout: Duration::from_millis(50),
+            body_bytes_max: 1024,
+            boot_ms: 0,
+            generated_ids: AtomicU64::new(0),
+        })
+    }
+
+    fn order_request() -> axum::http::Request<Body> {
+        axum::http::Request::post("/api/v1/orders")
+            .body(Body::from(r#"{"account":"A","symbol":"X","side":"buy","qty":1}"#))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_full_inbound_ring_answers_busy_at_once() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.send(Inbound::Shutdown).unwrap();
+        let resp = router(state(tx)).oneshot(order_request()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "BUSY");
+        assert_eq!(rx.len(), 1, "nothing was added to the ring");
+    }
+
+    #[tokio::test]
+    async fn no_answer_in_time_is_a_timeout_not_a_hang() {
+        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let resp = router(state(tx)).oneshot(order_request()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_the_journal() {
+        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let s = state(tx);
+        let get = || axum::http::Request::get("/readyz").body(Body::empty()).unwrap();
+        assert_eq!(router(s.clone()).oneshot(get()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        s.status.ready.store(true, Ordering::SeqCst);
+        assert_eq!(router(s.clone()).oneshot(get()).await.unwrap().status(), StatusCode::OK);
+        s.status.journal_failed.store(true, Ordering::SeqCst);
+        assert_eq!(router(s).oneshot(get()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

@@ -1,0 +1,167 @@
+//! Backpressure and fail-stop at the sequencer: a full venue ring answers "busy" without journaling, and a
+//! journal write failure halts trading (every later request answered "unavailable", readiness false).
+use bulwark_gateway::catalog::{Catalog, SymbolSpec};
+use bulwark_gateway::journal::{format, Durability, JournalOptions};
+use bulwark_gateway::sequencer::{self, Answer, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use bulwark_model::*;
+use bulwark_risk::EngineLimits;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn catalog() -> Catalog {
+    Catalog::new(
+        vec!["A".into()],
+        vec![SymbolSpec {
+            name: "X".into(),
+            qty_decimals: 0,
+            px_decimals: 2,
+        }],
+    )
+}
+
+fn order(i: usize) -> Event {
+    Event::NewOrder(NewOrder {
+        account: AccountId(0),
+        symbol: SymbolId(0),
+        side: Side::Buy,
+        ord_type: OrdType::Limit,
+        tif: Tif::Gtc,
+        qty: Qty::from_units(1),
+        limit_px: Some(Px::from_units(10)),
+        cl_ord_id: ClOrdId::try_new(&format!("o{i}")).unwrap(),
+        ingress: Ingress::Rest,
+    })
+}
+
+struct Running {
+    tx: crossbeam_channel::Sender<Inbound>,
+    venue_rx: crossbeam_channel::Receiver<bulwark_adapters::VenueCommand>,
+    status: Arc<SharedStatus>,
+    handle: std::thread::JoinHandle<bulwark_risk::Engine>,
+    _reports: crossbeam_channel::Sender<bulwark_adapters::StampedReport>,
+}
+
+fn start(dir: &Path, venue_ring: usize) -> Running {
+    let opts = JournalOptions {
+        dir: dir.to_path_buf(),
+        segment_bytes: format::SEGMENT_BYTES_MIN,
+        durability: Durability::Sync,
+    };
+    let limits = EngineLimits {
+        accounts: 1,
+        symbols: 1,
+        open_orders_max: 100_000,
+        orders_reserved: 16,
+    };
+    let (journal, engine, _) = sequencer::recover(opts, &catalog(), limits).unwrap();
+    let (tx, in_rx) = crossbeam_channel::bounded(1024);
+    let (v_tx, venue_rx) = crossbeam_channel::bounded(venue_ring);
+    let (r_tx, r_rx) = crossbeam_channel::bounded(16);
+    let status = Arc::new(SharedStatus::default());
+    let mut seq = Sequencer::new(
+        journal,
+        engine,
+        in_rx,
+        r_rx,
+        v_tx,
+        SequencerOptions {
+            idle_spin: Duration::from_micros(10),
+            venue_ring_capacity: venue_ring,
+        },
+        status.clone(),
+        Default::default(),
+    );
+    seq.boot(&catalog(), 0).unwrap();
+    let handle = std::thread::spawn(move || seq.run());
+    Running {
+        tx,
+        venue_rx,
+        status,
+        handle,
+        _reports: r_tx,
+    }
+}
+
+fn ask(r: &Running, event: Event) -> Answer {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    r.tx.send(Inbound::Request {
+        ts_ns: 1,
+        event,
+        reply: Some(tx),
+    })
+    .unwrap();
+    rx.blocking_recv().expect("the sequencer answers")
+}
+
+#[test]
+fn full_venue_ring_answers_busy_and_journals_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path(), 16);
+    let mut accepted = 0;
+    let mut busy = 0;
+    for i in 0..40 {
+        match ask(&r, order(i)) {
+            Answer::Decided { decision, .. } => {
+                assert_eq!(decision.verdict, Verdict::Accept);
+                accepted += 1;
+            }
+            Answer::Busy => busy += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(accepted, 16, "exactly the ring's capacity is admitted while nobody drains it");
+    assert_eq!(busy, 24);
+    // Draining makes room again.
+    while r.venue_rx.try_recv().is_ok() {}
+    assert!(matches!(ask(&r, order(100)), Answer::Decided { .. }));
+    r.tx.send(Inbound::Shutdown).unwrap();
+    let engine = r.handle.join().unwrap();
+    assert_eq!(engine.order_count(), 17, "busy answers created no orders");
+    let (_, replayed, _) = sequencer::recover(
+        JournalOptions {
+            dir: dir.path().to_path_buf(),
+            segment_bytes: format::SEGMENT_BYTES_MIN,
+            durability: Durability::Sync,
+        },
+        &catalog(),
+        *engine.limits(),
+    )
+    .unwrap();
+    assert_eq!(replayed.order_count(), 17, "busy requests were never journaled");
+}
+
+#[test]
+fn journal_write_failure_halts_trading() {
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let r = start(&jdir, 1 << 16);
+    // Make the next segment impossible to create: the directory becomes a file.
+    std::fs::rename(&jdir, dir.path().join("moved")).unwrap();
+    std::fs::write(&jdir, b"not a directory").unwrap();
+    let mut answers = Vec::new();
+    for i in 0..2_000 {
+        let a = ask(&r, order(i));
+        let stop = matches!(a, Answer::Unavailable(_));
+        answers.push(a);
+        if stop {
+            break;
+        }
+        while r.venue_rx.try_recv().is_ok() {}
+    }
+    let Some(Answer::Unavailable(reason)) = answers.last() else {
+        panic!("the journal never failed");
+    };
+    assert!(reason.contains("create"), "{reason}");
+    assert!(r.status.journal_failed.load(Ordering::SeqCst));
+    assert!(!r.status.ready.load(Ordering::SeqCst));
+    // Every later request, including prices and cancels, is refused rather than applied without the journal.
+    assert!(matches!(ask(&r, order(9_999)), Answer::Unavailable(_)));
+    assert!(matches!(
+        ask(&r, Event::Price(PriceUpdate { symbol: SymbolId(0), px: Px::from_units(1) })),
+        Answer::Unavailable(_)
+    ));
+    r.tx.send(Inbound::Shutdown).unwrap();
+    r.handle.join().unwrap();
+}
