@@ -77,8 +77,12 @@ impl ApiError {
     fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
+    /// Adds fields to the error object (merging with any added before).
     fn with(mut self, extra: Value) -> Self {
-        self.extra = Some(extra);
+        match (&mut self.extra, extra) {
+            (Some(Value::Object(have)), Value::Object(more)) => have.extend(more),
+            (slot, more) => *slot = Some(more),
+        }
         self
     }
 }
@@ -688,7 +692,9 @@ mod tests {
 
     fn order_request() -> axum::http::Request<Body> {
         axum::http::Request::post("/api/v1/orders")
-            .body(Body::from(r#"{"account":"A","symbol":"X","side":"buy","qty":1}"#))
+            .body(Body::from(
+                r#"{"account":"A","symbol":"X","side":"buy","qty":1}"#,
+            ))
             .unwrap()
     }
 
@@ -716,11 +722,24 @@ mod tests {
     async fn readiness_follows_the_journal() {
         let (tx, _rx) = crossbeam_channel::bounded(16);
         let s = state(tx);
-        let get = || axum::http::Request::get("/readyz").body(Body::empty()).unwrap();
-        assert_eq!(router(s.clone()).oneshot(get()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        let get = || {
+            axum::http::Request::get("/readyz")
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            router(s.clone()).oneshot(get()).await.unwrap().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         s.status.ready.store(true, Ordering::SeqCst);
-        assert_eq!(router(s.clone()).oneshot(get()).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            router(s.clone()).oneshot(get()).await.unwrap().status(),
+            StatusCode::OK
+        );
         s.status.journal_failed.store(true, Ordering::SeqCst);
-        assert_eq!(router(s).oneshot(get()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            router(s).oneshot(get()).await.unwrap().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

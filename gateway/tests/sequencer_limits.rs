@@ -2,7 +2,9 @@
 //! journal write failure halts trading (every later request answered "unavailable", readiness false).
 use bulwark_gateway::catalog::{Catalog, SymbolSpec};
 use bulwark_gateway::journal::{format, Durability, JournalOptions};
-use bulwark_gateway::sequencer::{self, Answer, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use bulwark_gateway::sequencer::{
+    self, Answer, Inbound, Sequencer, SequencerOptions, SharedStatus,
+};
 use bulwark_model::*;
 use bulwark_risk::EngineLimits;
 use std::path::Path;
@@ -111,7 +113,10 @@ fn full_venue_ring_answers_busy_and_journals_nothing() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(accepted, 16, "exactly the ring's capacity is admitted while nobody drains it");
+    assert_eq!(
+        accepted, 16,
+        "exactly the ring's capacity is admitted while nobody drains it"
+    );
     assert_eq!(busy, 24);
     // Draining makes room again.
     while r.venue_rx.try_recv().is_ok() {}
@@ -129,7 +134,11 @@ fn full_venue_ring_answers_busy_and_journals_nothing() {
         *engine.limits(),
     )
     .unwrap();
-    assert_eq!(replayed.order_count(), 17, "busy requests were never journaled");
+    assert_eq!(
+        replayed.order_count(),
+        17,
+        "busy requests were never journaled"
+    );
 }
 
 #[test]
@@ -159,7 +168,13 @@ fn journal_write_failure_halts_trading() {
     // Every later request, including prices and cancels, is refused rather than applied without the journal.
     assert!(matches!(ask(&r, order(9_999)), Answer::Unavailable(_)));
     assert!(matches!(
-        ask(&r, Event::Price(PriceUpdate { symbol: SymbolId(0), px: Px::from_units(1) })),
+        ask(
+            &r,
+            Event::Price(PriceUpdate {
+                symbol: SymbolId(0),
+                px: Px::from_units(1)
+            })
+        ),
         Answer::Unavailable(_)
     ));
     r.tx.send(Inbound::Shutdown).unwrap();

@@ -96,6 +96,27 @@ fn main() {
         }
     }
     let elapsed = started.elapsed();
+
+    // The price of durability: one record per group-commit batch under `sync` (append + msync), the worst case.
+    let sync_records = 20_000usize;
+    let (mut synced, _) = Journal::open(
+        JournalOptions {
+            dir: dir.path().join("journal-sync"),
+            segment_bytes: 64 << 20,
+            durability: Durability::Sync,
+        },
+        |_, _, _| Ok(()),
+    )
+    .expect("open sync journal");
+    let mut h_sync = histogram();
+    for (i, ev) in events.iter().take(sync_records).enumerate() {
+        let t0 = Instant::now();
+        synced.append(i as i64, ev).expect("append");
+        synced.commit().expect("msync");
+        h_sync
+            .record((t0.elapsed().as_nanos() as u64).max(1))
+            .expect("in range");
+    }
     println!("machine: {}", machine());
     println!(
         "records: {} per side, {record_bytes} bytes each ({} payload), {ROUNDS} alternating rounds, {:.2} s",
@@ -106,6 +127,13 @@ fn main() {
     println!("{HEADER}");
     println!("{}", row("floor: memcpy into mmap", &h_floor));
     println!("{}", row("Journal::append (durability none)", &h_journal));
+    println!(
+        "{}",
+        row(
+            "append + commit, durability sync (1 record per batch)",
+            &h_sync
+        )
+    );
     for q in [0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.995] {
         println!(
             "quantile {q}: floor {} ns, journal {} ns",

@@ -60,9 +60,18 @@ impl Gateway {
 
     /// Starts the binary; `Err(log)` if it exits before listening.
     pub fn try_start(config_path: &Path) -> Result<Gateway, String> {
+        let args = vec!["--config".into(), config_path.as_os_str().to_owned()];
+        Self::try_start_args(&args, config_path)
+    }
+
+    /// Starts `bulwark run <args>`; `Err(log)` if it exits before listening.
+    pub fn try_start_args(
+        args: &[std::ffi::OsString],
+        config_path: &Path,
+    ) -> Result<Gateway, String> {
         let mut child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(config_path)
+            .arg("run")
+            .args(args)
             .env("BULWARK_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

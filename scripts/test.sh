@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs Bulwark's whole test suite on a fresh Debian machine that has the Rust toolchain.
+# It installs what the suite needs and is missing (it runs apt-get only when something is absent),
+# builds once, and runs every test: unit, property, and end-to-end against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"
+  fi
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install the Rust toolchain (https://rustup.rs) and re-run" >&2
+  exit 1
+fi
+
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked
