@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod config;
 pub mod http;
 pub mod journal;
+pub mod notify;
 pub mod sequencer;
 pub mod server;
 pub mod tools;

@@ -80,6 +80,9 @@ pub struct SharedStatus {
     pub journal_failed: AtomicBool,
     pub next_seq: AtomicU64,
     pub inputs_total: AtomicU64,
+    /// Incremented on every turn of the sequencer loop (at least every park timeout): proof of progress for
+    /// the systemd watchdog.
+    pub loop_turns: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -355,6 +358,7 @@ impl Sequencer {
             .store(self.halted.is_none(), Ordering::SeqCst);
         let mut shutdown = false;
         while !shutdown {
+            self.status.loop_turns.fetch_add(1, Ordering::Relaxed);
             self.feed_restore();
             let mut n = 0;
             while n < BATCH_INPUTS_MAX {

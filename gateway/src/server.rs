@@ -155,6 +155,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             journal_dir.display()
         );
         tokio::spawn(day_roll_timer(timer_tx));
+        if let Some(interval) = crate::notify::watchdog_interval() {
+            tokio::spawn(watchdog(status.clone(), interval));
+        }
+        crate::notify::notify("READY=1");
         let app = http::router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -162,6 +166,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .context("HTTP server failed")?;
         anyhow::Ok(())
     })?;
+    crate::notify::notify("STOPPING=1");
     tracing::info!("shutting down: draining the sequencer and syncing the journal");
     // The ring may be momentarily full; the shutdown message must get through.
     let _ = inbound_tx.send_timeout(Inbound::Shutdown, Duration::from_secs(10));
@@ -194,6 +199,25 @@ async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>) {
         if !matches!(sent, Ok(Ok(()))) {
             tracing::error!("could not deliver the day-roll timer for day {day}");
         }
+    }
+}
+
+/// Pings the systemd watchdog at half its interval, but only while the sequencer loop is turning: a stuck
+/// sequencer stops the pings and systemd restarts the service.
+async fn watchdog(status: Arc<SharedStatus>, interval: Duration) {
+    let mut last = status.loop_turns.load(std::sync::atomic::Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(interval / 2).await;
+        let now = status.loop_turns.load(std::sync::atomic::Ordering::Relaxed);
+        if now != last {
+            crate::notify::notify("WATCHDOG=1");
+        } else {
+            tracing::error!(
+                "sequencer made no progress for {:?}; not petting the watchdog",
+                interval / 2
+            );
+        }
+        last = now;
     }
 }
 

@@ -1,0 +1,111 @@
+//! The command line: `check-config` lists every problem with file, line and key and exits non-zero;
+//! `--version` carries the git revision; under systemd the gateway notifies READY=1 after it listens and
+//! STOPPING=1 on SIGTERM, then exits 0.
+mod common;
+use common::*;
+use std::os::unix::net::UnixDatagram;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn check_config_lists_every_error_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[gateway]\nhttp_listen = \"nope\"\ntypo_key = 1\n\n[journal]\ndurability = \"maybe\"\n\n[[accounts]]\nname = \"A\"\n\n[[symbols]]\nname = \"X\"\npx_decimals = 12\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    for want in [
+        format!("{file}:2: gateway.http_listen:"),
+        format!("{file}:3: gateway.typo_key: unknown key"),
+        format!("{file}:6: journal:"),
+        format!("{file}:13: symbols[0].px_decimals: 12 is out of range"),
+        "4 configuration error(s)".to_string(),
+    ] {
+        assert!(err.contains(&want), "missing `{want}` in:\n{err}");
+    }
+    // The embedded default and a missing file.
+    let ok = Command::new(BIN).arg("check-config").output().unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let missing = Command::new(BIN)
+        .args(["check-config", "--config", "/nonexistent/b.toml"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/b.toml"));
+}
+
+#[test]
+fn version_names_the_revision() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.starts_with("bulwark 0.1.0 ("), "{text}");
+    assert!(text.trim_end().ends_with(')'), "{text}");
+}
+
+#[test]
+fn bad_run_flags_are_refused() {
+    let out = Command::new(BIN)
+        .args(["run", "--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
+    let out = Command::new(BIN)
+        .args(["run", "--durability", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn systemd_notify_ready_then_stopping_and_a_second_instance_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    std::fs::write(&cfg, test_config(&dir.path().join("data"), "sync")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("READY=1 arrives");
+    assert_eq!(&buf[..n], b"READY=1");
+
+    // The data dir is locked: a second gateway on it refuses to start.
+    let second = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another bulwark process"));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let n = sock.recv(&mut buf).expect("STOPPING=1 arrives");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+}
