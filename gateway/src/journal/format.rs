@@ -13,6 +13,8 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const SEGMENT_HEADER_BYTES: usize = 64;
 pub const RECORD_HEADER_BYTES: usize = 32;
 pub const RECORD_ALIGN_BYTES: usize = 8;
+/// Bytes of the largest record of a fixed-size (non-boot) event.
+pub const FIXED_RECORD_BYTES: usize = record_span(bulwark_model::codec::FIXED_PAYLOAD_BYTES_MAX);
 /// Largest payload one record may carry.
 pub const RECORD_PAYLOAD_BYTES_MAX: usize = 4 << 20;
 /// Smallest segment size accepted by config (room for the header and the largest record).

@@ -231,57 +231,62 @@ impl Journal {
     }
 
     /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
-    /// until [`Journal::commit`]. Fixed-size events are encoded straight into the mapping; boot records
-    /// (variable length) go through a reusable scratch buffer.
+    /// until [`Journal::commit`]. The record is assembled and checksummed in cache-hot memory (a stack buffer
+    /// for fixed-size events, a reusable scratch buffer for boot records), then copied into the mapping in one
+    /// piece and committed by publishing its length: the mapping is written once and never read back.
     pub fn append(&mut self, ts_ns: i64, event: &Event) -> Result<u64, JournalError> {
         if let Some(f) = self.failure() {
             return Err(JournalError::Failed(f.to_string()));
         }
+        let mut fixed = [0u8; FIXED_RECORD_BYTES];
+        let mut scratch = std::mem::take(&mut self.scratch);
         let boot = matches!(event, Event::Boot(_));
-        let reserve = if boot {
-            self.scratch.clear();
-            codec::encode(event, &mut self.scratch);
-            let len = self.scratch.len();
-            if len > RECORD_PAYLOAD_BYTES_MAX
-                || record_span(len) + SEGMENT_HEADER_BYTES > self.active.map.len()
-            {
-                return Err(JournalError::RecordTooLarge(len));
-            }
-            record_span(len)
+        let len = if boot {
+            scratch.clear();
+            scratch.resize(RECORD_HEADER_BYTES, 0);
+            codec::encode(event, &mut scratch);
+            scratch.len() - RECORD_HEADER_BYTES
         } else {
-            record_span(codec::FIXED_PAYLOAD_BYTES_MAX)
+            codec::encode_into(event, &mut fixed[RECORD_HEADER_BYTES..])
         };
-        if self.active.write_offset + reserve > self.active.map.len() {
+        let span = record_span(len);
+        if len > RECORD_PAYLOAD_BYTES_MAX || span + SEGMENT_HEADER_BYTES > self.active.map.len() {
+            self.scratch = scratch;
+            return Err(JournalError::RecordTooLarge(len));
+        }
+        if self.active.write_offset + span > self.active.map.len() {
             if let Err(e) = self.roll() {
+                self.scratch = scratch;
                 return Err(self.fail(e));
             }
         }
-        let seq = self.next_seq;
-        let at = self.active.write_offset;
-        let dst = &mut self.active.map[at..at + reserve];
-        let len = if boot {
-            let len = self.scratch.len();
-            dst[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len].copy_from_slice(&self.scratch);
-            len
+        let record: &mut [u8] = if boot {
+            scratch.resize(span, 0);
+            &mut scratch[..]
         } else {
-            codec::encode_into(event, &mut dst[RECORD_HEADER_BYTES..])
+            &mut fixed[..span]
         };
+        let seq = self.next_seq;
         write_record_header(
-            dst,
+            record,
             seq,
             ts_ns,
             event.kind() as u16,
             codec::CODEC_VERSION,
             len,
         );
+        let at = self.active.write_offset;
+        let dst = &mut self.active.map[at..at + span];
+        dst[4..].copy_from_slice(&record[4..]);
         let len_ptr = dst.as_mut_ptr().cast::<u32>();
         // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (bounds checked by
         // the slice above); record offsets are multiples of 8 from a page-aligned base, so it is 4-aligned. Only
         // this thread writes the mapping. The Release store orders the body before the length, which is what
         // makes the length the commit marker.
         unsafe { AtomicU32::from_ptr(len_ptr) }.store(len as u32, Ordering::Release);
-        self.active.write_offset += record_span(len);
+        self.active.write_offset += span;
         self.next_seq += 1;
+        self.scratch = scratch;
         Ok(seq)
     }
 
