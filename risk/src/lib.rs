@@ -5,6 +5,7 @@
 //! state and the same decisions, which replay checks.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod chain;
 pub mod engine;
 
