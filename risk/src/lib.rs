@@ -8,5 +8,6 @@
 pub mod calendar;
 pub mod chain;
 pub mod engine;
+pub mod pdt;
 
 pub use engine::{Engine, EngineLimits, Output};
