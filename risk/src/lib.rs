@@ -9,5 +9,6 @@ pub mod calendar;
 pub mod chain;
 pub mod engine;
 pub mod pdt;
+pub mod prop;
 
 pub use engine::{Engine, EngineLimits, Output};
