@@ -357,6 +357,8 @@ struct OrderBody {
     tif: Option<String>,
     #[serde(default)]
     client_order_id: Option<String>,
+    #[serde(default)]
+    extended_hours: bool,
 }
 
 fn enum_field<T: Copy>(
@@ -468,6 +470,7 @@ fn validate_order(s: &AppState, b: OrderBody) -> Result<NewOrder, ApiError> {
         limit_px,
         cl_ord_id,
         ingress: Ingress::Rest,
+        ext_hours: b.extended_hours,
     })
 }
 

@@ -188,7 +188,7 @@ async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>) {
         let day = (next_midnight / NS_PER_DAY) as u32;
         let msg = Inbound::Request {
             ts_ns: http::now_ns(),
-            event: Event::Timer(Timer::DayRoll { day }),
+            event: Event::Timer(Timer::DayRoll { day, boundary: 0 }),
             reply: None,
         };
         // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.

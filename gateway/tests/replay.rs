@@ -95,6 +95,7 @@ fn to_event(i: &Input) -> Option<Event> {
             limit_px: px.map(Px::from_units),
             cl_ord_id: ClOrdId::try_new(&format!("c{}", cl % 16)).unwrap(),
             ingress: Ingress::Rest,
+            ext_hours: false,
         }),
         Input::Cancel { account, order } => Event::CancelOrder(CancelOrder {
             account: AccountId(account),
@@ -104,14 +105,15 @@ fn to_event(i: &Input) -> Option<Event> {
             symbol: SymbolId(symbol),
             px: Px::from_units(px),
         }),
-        Input::Halt(h) => Event::Control(Control {
-            kind: if h {
-                ControlKind::HaltTrading
-            } else {
-                ControlKind::ResumeTrading
-            },
+        Input::Halt(h) => Event::Control(if h {
+            Control::halt_all(LEVEL_ADMIN)
+        } else {
+            Control::resume_all(LEVEL_ADMIN)
         }),
-        Input::DayRoll(d) => Event::Timer(Timer::DayRoll { day: d }),
+        Input::DayRoll(d) => Event::Timer(Timer::DayRoll {
+            day: d,
+            boundary: 0,
+        }),
         Input::Pause => return None,
     })
 }

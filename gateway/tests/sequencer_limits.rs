@@ -34,6 +34,7 @@ fn order(i: usize) -> Event {
         limit_px: Some(Px::from_units(10)),
         cl_ord_id: ClOrdId::try_new(&format!("o{i}")).unwrap(),
         ingress: Ingress::Rest,
+        ext_hours: false,
     })
 }
 

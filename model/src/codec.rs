@@ -110,6 +110,7 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
                     put_i64(out, 0);
                 }
             }
+            out.push(u8::from(o.ext_hours));
             put_cl_ord_id(out, &o.cl_ord_id);
         }
         Event::CancelOrder(c) => {
@@ -173,10 +174,28 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
             put_u32(out, p.symbol.0);
             put_i64(out, p.px.raw());
         }
-        Event::Control(c) => out.push(c.kind as u8),
-        Event::Timer(Timer::DayRoll { day }) => {
+        Event::Control(c) => {
+            out.push(c.kind as u8);
+            match c.scope {
+                KillScope::Global => {
+                    out.push(0);
+                    put_u32(out, 0);
+                }
+                KillScope::Group(g) => {
+                    out.push(1);
+                    put_u32(out, g);
+                }
+                KillScope::Account(a) => {
+                    out.push(2);
+                    put_u32(out, a.0);
+                }
+            }
+            out.push(c.level);
+        }
+        Event::Timer(Timer::DayRoll { day, boundary }) => {
             out.push(1);
             put_u32(out, *day);
+            out.extend_from_slice(&boundary.to_le_bytes());
         }
     }
 }
@@ -225,6 +244,11 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 (1, px) => Some(Px::from_raw(px)),
                 _ => return Err(CodecError::Invalid("limit_px")),
             };
+            let ext_hours = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(CodecError::Invalid("ext_hours")),
+            };
             let cl_ord_id = r.cl_ord_id()?;
             Event::NewOrder(NewOrder {
                 account,
@@ -236,6 +260,7 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 limit_px,
                 cl_ord_id,
                 ingress,
+                ext_hours,
             })
         }
         EventKind::CancelOrder => {
@@ -305,15 +330,35 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
             symbol: SymbolId(r.u32()?),
             px: Px::from_raw(r.i64()?),
         }),
-        EventKind::Control => Event::Control(Control {
-            kind: match r.u8()? {
-                1 => ControlKind::HaltTrading,
-                2 => ControlKind::ResumeTrading,
+        EventKind::Control => {
+            let kind = match r.u8()? {
+                1 => ControlKind::Trip,
+                2 => ControlKind::Reset,
                 _ => return Err(CodecError::Invalid("control kind")),
-            },
-        }),
+            };
+            let tag = r.u8()?;
+            let id = r.u32()?;
+            let scope = match (tag, id) {
+                (0, 0) => KillScope::Global,
+                (1, g) => KillScope::Group(g),
+                (2, a) => KillScope::Account(AccountId(a)),
+                _ => return Err(CodecError::Invalid("kill scope")),
+            };
+            Event::Control(Control {
+                kind,
+                scope,
+                level: r.u8()?,
+            })
+        }
         EventKind::Timer => match r.u8()? {
-            1 => Event::Timer(Timer::DayRoll { day: r.u32()? }),
+            1 => {
+                let day = r.u32()?;
+                let b = r.take(2)?;
+                Event::Timer(Timer::DayRoll {
+                    day,
+                    boundary: u16::from_le_bytes([b[0], b[1]]),
+                })
+            }
             _ => return Err(CodecError::Invalid("timer")),
         },
     };
@@ -436,9 +481,9 @@ mod tests {
             1u8..7,
             any::<i64>(),
             prop::option::of(any::<i64>()),
-            cl_ord_id(),
+            (cl_ord_id(), any::<bool>()),
         )
-            .prop_map(|(a, s, buy, mkt, tif, ing, qty, px, cl)| {
+            .prop_map(|(a, s, buy, mkt, tif, ing, qty, px, (cl, ext_hours))| {
                 Event::NewOrder(NewOrder {
                     account: AccountId(a),
                     symbol: SymbolId(s),
@@ -449,6 +494,7 @@ mod tests {
                     limit_px: px.map(Px::from_raw),
                     cl_ord_id: cl,
                     ingress: Ingress::from_u8(ing).expect("1..7 are ingresses"),
+                    ext_hours,
                 })
             });
         let cancel =
@@ -521,14 +567,23 @@ mod tests {
                 symbol: SymbolId(s),
                 px: Px::from_raw(p)
             })),
-            prop::bool::ANY.prop_map(|h| Event::Control(Control {
-                kind: if h {
-                    ControlKind::HaltTrading
-                } else {
-                    ControlKind::ResumeTrading
-                }
-            })),
-            any::<u32>().prop_map(|day| Event::Timer(Timer::DayRoll { day })),
+            (prop::bool::ANY, 0u8..3, any::<u32>(), 0u8..5).prop_map(|(h, tag, id, level)| {
+                Event::Control(Control {
+                    kind: if h {
+                        ControlKind::Trip
+                    } else {
+                        ControlKind::Reset
+                    },
+                    scope: match tag {
+                        0 => KillScope::Global,
+                        1 => KillScope::Group(id),
+                        _ => KillScope::Account(AccountId(id)),
+                    },
+                    level,
+                })
+            }),
+            (any::<u32>(), any::<u16>())
+                .prop_map(|(day, boundary)| Event::Timer(Timer::DayRoll { day, boundary })),
         ]
     }
 
@@ -573,9 +628,7 @@ mod tests {
 
     #[test]
     fn trailing_bytes_and_versions_are_errors() {
-        let ev = Event::Control(Control {
-            kind: ControlKind::HaltTrading,
-        });
+        let ev = Event::Control(Control::halt_all(LEVEL_ADMIN));
         let mut buf = Vec::new();
         encode(&ev, &mut buf);
         buf.push(0);

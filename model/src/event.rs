@@ -20,6 +20,8 @@ pub struct NewOrder {
     pub limit_px: Option<Px>,
     pub cl_ord_id: ClOrdId,
     pub ingress: Ingress,
+    /// The order may trade in pre- and post-market sessions (TradersPost `extendedHours`).
+    pub ext_hours: bool,
 }
 
 /// Which order a cancel request means.
@@ -148,28 +150,66 @@ pub struct PriceUpdate {
     pub px: Px,
 }
 
-/// Control-plane actions.
+/// Control-plane actions on the kill switch.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ControlKind {
-    /// Reject every new order; cancels still pass.
-    HaltTrading = 1,
-    /// Lift a halt.
-    ResumeTrading = 2,
+    /// Trip the kill switch at `scope`: new orders in scope are rejected, working orders canceled; cancels pass.
+    Trip = 1,
+    /// Reset it; allowed only at a level at least as high as the one that tripped it.
+    Reset = 2,
 }
+
+/// What a kill switch covers (spec §4.3: GLOBAL ⊃ FIRM ⊃ ACCOUNT).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillScope {
+    Global,
+    /// A configured account group (a firm).
+    Group(u32),
+    Account(AccountId),
+}
+
+/// Role levels, lowest to highest. The engine itself trips at `LEVEL_SYSTEM` (throttle storms, breaches).
+pub const LEVEL_VIEWER: u8 = 0;
+pub const LEVEL_TRADER: u8 = 1;
+pub const LEVEL_RISK_OFFICER: u8 = 2;
+pub const LEVEL_ADMIN: u8 = 3;
+pub const LEVEL_SYSTEM: u8 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 pub struct Control {
     pub kind: ControlKind,
+    pub scope: KillScope,
+    /// Role level of whoever asked.
+    pub level: u8,
+}
+
+impl Control {
+    pub const fn halt_all(level: u8) -> Control {
+        Control {
+            kind: ControlKind::Trip,
+            scope: KillScope::Global,
+            level,
+        }
+    }
+    pub const fn resume_all(level: u8) -> Control {
+        Control {
+            kind: ControlKind::Reset,
+            scope: KillScope::Global,
+            level,
+        }
+    }
 }
 
 /// Timers enter as events so that replay sees them at the same place.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Timer {
-    /// A new trading day begins; `day` counts days since 1970-01-01 in the account's calendar.
-    DayRoll { day: u32 },
+    /// A new trading day begins at day boundary number `boundary` (configured: time zone and local time);
+    /// `day` counts days since 1970-01-01 in that boundary's zone.
+    DayRoll { day: u32, boundary: u16 },
 }
 
 /// The names behind the ids of this boot, journaled once per start so that replay maps ids by name.

@@ -39,10 +39,13 @@ pub enum RejectReason {
     NoReferencePrice = 26,
     IncorrectPrice = 27,
     Busy = 28,
+    EarningsOvernight = 29,
+    InsufficientVolume = 30,
+    ResetDenied = 31,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 28] = [
+    pub const ALL: [RejectReason; 31] = [
         Self::KillSwitchActive,
         Self::AccountLocked,
         Self::MarketClosed,
@@ -71,6 +74,9 @@ impl RejectReason {
         Self::NoReferencePrice,
         Self::IncorrectPrice,
         Self::Busy,
+        Self::EarningsOvernight,
+        Self::InsufficientVolume,
+        Self::ResetDenied,
     ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -108,6 +114,9 @@ impl RejectReason {
             Self::NoReferencePrice => "NO_REFERENCE_PRICE",
             Self::IncorrectPrice => "INCORRECT_PRICE",
             Self::Busy => "BUSY",
+            Self::EarningsOvernight => "EARNINGS_OVERNIGHT",
+            Self::InsufficientVolume => "INSUFFICIENT_VOLUME",
+            Self::ResetDenied => "RESET_DENIED",
         }
     }
 
@@ -242,13 +251,28 @@ pub enum Measure {
     Px = 2,
     Money = 3,
     Count = 4,
+    /// `observed` = age in ms, `limit` = maximum age in ms.
+    AgeMs = 5,
+    /// `observed` = a date as yyyymmdd, `limit` = the session phase code.
+    Session = 6,
+    /// Basis points (1/100 of a percent).
+    Bp = 7,
 }
 
 impl Measure {
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::None, Self::Qty, Self::Px, Self::Money, Self::Count]
-            .into_iter()
-            .find(|m| *m as u8 == v)
+        [
+            Self::None,
+            Self::Qty,
+            Self::Px,
+            Self::Money,
+            Self::Count,
+            Self::AgeMs,
+            Self::Session,
+            Self::Bp,
+        ]
+        .into_iter()
+        .find(|m| *m as u8 == v)
     }
     fn label(self) -> &'static str {
         match self {
@@ -257,6 +281,9 @@ impl Measure {
             Self::Px => "px",
             Self::Money => "value",
             Self::Count => "count",
+            Self::AgeMs => "age_ms",
+            Self::Session => "session",
+            Self::Bp => "bp",
         }
     }
 }
@@ -301,7 +328,9 @@ impl Reject {
 
     fn render(measure: Measure, raw: i64) -> String {
         match measure {
-            Measure::Count | Measure::None => raw.to_string(),
+            Measure::Count | Measure::None | Measure::AgeMs | Measure::Bp | Measure::Session => {
+                raw.to_string()
+            }
             Measure::Qty => Qty::from_raw(raw).to_string(),
             Measure::Px | Measure::Money => Px::from_raw(raw).to_string(),
         }
@@ -310,7 +339,26 @@ impl Reject {
     /// Machine-readable detail such as `qty=20000>max=10000` (empty when the reject has no numbers).
     pub fn detail(&self) -> String {
         let mut out = String::new();
-        if self.measure != Measure::None {
+        if self.measure == Measure::Session {
+            let d = self.observed;
+            let phase = match self.limit {
+                1 => "pre-market",
+                3 => "post-market",
+                4 => "overnight",
+                6 => "pre-open matching",
+                7 => "maintenance",
+                8 => "halted",
+                9 => "not covered by the calendar",
+                _ => "closed",
+            };
+            let _ = write!(
+                out,
+                "{phase} {:04}-{:02}-{:02}",
+                d / 10_000,
+                d / 100 % 100,
+                d % 100
+            );
+        } else if self.measure != Measure::None {
             let _ = write!(
                 out,
                 "{}={}>max={}",
@@ -355,6 +403,13 @@ impl Reject {
             RejectReason::NoReferencePrice => "no reference price is known for the symbol",
             RejectReason::IncorrectPrice => "the price is not valid for this order",
             RejectReason::Busy => "the gateway is busy",
+            RejectReason::EarningsOvernight => {
+                "no overnight position in a company reporting earnings"
+            }
+            RejectReason::InsufficientVolume => "the symbol's day volume is below the minimum",
+            RejectReason::ResetDenied => {
+                "the reset needs a role at least as high as the one that tripped the switch"
+            }
         };
         let detail = self.detail();
         if detail.is_empty() {

@@ -1,60 +1,415 @@
-//! The pre-trade chain for new orders: small predicates run in a fixed order, the first failing one wins
-//! (spec §4.2). This is the spine's placeholder chain: trading halt, known account, known symbol, positive
-//! quantity, a limit price exactly when the type needs one, and client-order-id reuse. The full rule set of the
-//! spec replaces it without changing the interface: `check_new_order` returns a [`Verdict`], never an error.
+//! The pre-trade chain for new orders (spec §4.2), in order, first failing rule wins:
+//! input → KILL → ACCOUNT_STATE → HOURS → SYMBOL (restricted, price floor) → DUP → THROTTLE → QTY →
+//! PRICE_COLLAR → NOTIONAL → POSITION (with working orders) → CREDIT / BUYING_POWER → PDT → PROP caps → WASH.
+//! Each rule is a small predicate that returns a [`Reject`] carrying the rule id, the reason code and the two
+//! numbers that drove it. Cancels never come here. Only the throttle keeps state (its window and breaches);
+//! a storm of breaches trips the account's kill switch, which also cancels its working orders.
 
-use crate::engine::Engine;
-use bulwark_model::{Measure, NewOrder, OrdType, Reject, RejectReason, RuleId, Verdict};
+use crate::calendar::{date_from_days, hours_allow};
+use crate::engine::{Engine, Output, RecentOrder, RECENT_ORDERS};
+use crate::limits::AssetClass;
+use crate::pdt::{pdt_mode, pdt_protect_rejects, PdtParams, ProtectInput};
+use bulwark_model::*;
+use chrono::Datelike;
 
-/// Runs the chain for `order` against the current state.
-pub fn check_new_order(engine: &Engine, order: &NewOrder) -> Verdict {
-    match first_failure(engine, order) {
-        Some(reject) => Verdict::Reject(reject),
-        None => Verdict::Accept,
-    }
+const BP: i128 = 10_000;
+
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
-fn first_failure(engine: &Engine, order: &NewOrder) -> Option<Reject> {
-    if engine.is_halted() {
-        return Some(Reject::plain(RuleId::Kill, RejectReason::KillSwitchActive));
+impl Engine {
+    /// Runs the chain for `o` at `ts_ns`. On accept, records the order in the duplicate window.
+    pub(crate) fn check_new_order(
+        &mut self,
+        o: &NewOrder,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) -> Verdict {
+        match self.first_failure(o, ts_ns, out) {
+            Some(r) => Verdict::Reject(r),
+            None => {
+                let acct = &mut self.accounts[o.account.0 as usize];
+                let slot = acct.recent_next % RECENT_ORDERS;
+                acct.recent[slot] = Some(RecentOrder {
+                    ts_ns,
+                    symbol: o.symbol,
+                    side: o.side,
+                    ord_type: o.ord_type,
+                    qty: o.qty,
+                    limit_px: o.limit_px,
+                });
+                acct.recent_next += 1;
+                Verdict::Accept
+            }
+        }
     }
-    if order.account.0 as usize >= engine.limits().accounts {
-        return Some(Reject::plain(RuleId::Account, RejectReason::UnknownAccount));
+
+    fn first_failure(&mut self, o: &NewOrder, ts_ns: i64, out: &mut Vec<Output>) -> Option<Reject> {
+        // Structural input checks (the edges validate too; the engine never trusts them).
+        if o.account.0 as usize >= self.accounts.len() {
+            return Some(Reject::plain(RuleId::Account, RejectReason::UnknownAccount));
+        }
+        if o.symbol.0 as usize >= self.config_symbols.len() {
+            return Some(Reject::plain(RuleId::Symbol, RejectReason::UnknownSymbol));
+        }
+        if !o.qty.is_positive() {
+            return Some(Reject::with(
+                RuleId::Input,
+                RejectReason::IncorrectQuantity,
+                Measure::Qty,
+                o.qty.raw(),
+                0,
+            ));
+        }
+        let price_ok = match (o.ord_type, o.limit_px) {
+            (OrdType::Limit, Some(px)) => px.is_positive(),
+            (OrdType::Market, None) => true,
+            _ => false,
+        };
+        if !price_ok {
+            return Some(Reject::plain(RuleId::Input, RejectReason::IncorrectPrice));
+        }
+        let a = o.account.0 as usize;
+        let acct = &self.accounts[a];
+        let limits = &acct.risk.limits;
+        let sym = &self.config_symbols[o.symbol.0 as usize];
+
+        // KILL at every scope that covers the account.
+        let group_killed = acct
+            .risk
+            .group
+            .is_some_and(|g| self.group_kill.get(g as usize).is_some_and(|k| k.is_some()));
+        if self.global_kill.is_some() || group_killed || acct.kill_level.is_some() {
+            return Some(Reject::plain(RuleId::Kill, RejectReason::KillSwitchActive));
+        }
+        // ACCOUNT_STATE: prop locks (HARD for good, SOFT and PAUSE until the day boundary).
+        if acct.lock.is_some() {
+            return Some(Reject::plain(
+                RuleId::AccountState,
+                RejectReason::AccountLocked,
+            ));
+        }
+        // HOURS.
+        if limits.enforce_hours {
+            if let Some(cal) = sym.calendar.and_then(|c| self.calendars.get(c)) {
+                let s = cal.session_at(ts_ns);
+                if !s.covered || !hours_allow(s.phase, o.ord_type == OrdType::Limit, o.ext_hours) {
+                    let d = date_from_days(s.trade_day.max(0));
+                    let ymd = i64::from(d.year()) * 10_000
+                        + i64::from(d.month()) * 100
+                        + i64::from(d.day());
+                    let phase = if s.covered { s.phase as u8 } else { 9 };
+                    let date = if s.covered { ymd } else { 0 };
+                    return Some(Reject::with(
+                        RuleId::Hours,
+                        RejectReason::MarketClosed,
+                        Measure::Session,
+                        date,
+                        i64::from(phase),
+                    ));
+                }
+            }
+        }
+        // SYMBOL: restricted list, price floor.
+        if sym.restricted {
+            return Some(Reject::plain(RuleId::Symbol, RejectReason::Restricted));
+        }
+        let reference = self.ref_px.get(o.symbol.0 as usize).copied().flatten();
+        if let Some(floor) = limits.price_floor {
+            let px = reference.map(|(p, _)| p).or(o.limit_px).unwrap_or(Px::ZERO);
+            if px < floor {
+                return Some(Reject::with(
+                    RuleId::Symbol,
+                    RejectReason::PriceFloor,
+                    Measure::Px,
+                    px.raw(),
+                    floor.raw(),
+                ));
+            }
+        }
+        // DUP: a reused client order id, or an identical order within the window.
+        if self.find_by_cl_ord_id(o.account, &o.cl_ord_id).is_some() {
+            return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
+        }
+        if limits.dup_window_ns > 0 {
+            let dup = acct.recent.iter().flatten().any(|r| {
+                ts_ns - r.ts_ns < limits.dup_window_ns
+                    && r.symbol == o.symbol
+                    && r.side == o.side
+                    && r.ord_type == o.ord_type
+                    && r.qty == o.qty
+                    && r.limit_px == o.limit_px
+            });
+            if dup {
+                return Some(Reject::with(
+                    RuleId::Dup,
+                    RejectReason::Duplicate,
+                    Measure::Count,
+                    1,
+                    limits.dup_window_ns / 1_000_000,
+                ));
+            }
+        }
+        // THROTTLE: sliding window; repeated breaches trip the account's kill switch.
+        if limits.throttle_max > 0 {
+            let (max, window) = (limits.throttle_max, limits.throttle_window_ns);
+            let (storm, storm_window) = (
+                limits.throttle_breaches_to_kill,
+                limits.throttle_breach_window_ns,
+            );
+            let acct = &mut self.accounts[a];
+            let in_window = acct.throttle.count_since(ts_ns - window);
+            if in_window >= max as usize {
+                acct.breaches.push(ts_ns);
+                if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
+                    acct.kill_level = Some(LEVEL_SYSTEM);
+                    let account = o.account;
+                    self.cancel_all(|w| w.account == account, ts_ns, out);
+                }
+                return Some(Reject::with(
+                    RuleId::Throttle,
+                    RejectReason::Throttle,
+                    Measure::Count,
+                    in_window as i64 + 1,
+                    i64::from(max),
+                ));
+            }
+            acct.throttle.push(ts_ns);
+        }
+        let acct = &self.accounts[a];
+        let limits = &acct.risk.limits;
+        // QTY.
+        if let Some(max) = limits.max_order_qty {
+            if o.qty > max {
+                return Some(Reject::with(
+                    RuleId::Qty,
+                    RejectReason::MaxOrderQty,
+                    Measure::Qty,
+                    o.qty.raw(),
+                    max.raw(),
+                ));
+            }
+        }
+        // PRICE_COLLAR: against a fresh reference; market orders need one.
+        let fresh = match reference {
+            Some((px, at))
+                if limits.reference_max_age_ns == 0
+                    || ts_ns - at <= limits.reference_max_age_ns =>
+            {
+                Some(px)
+            }
+            Some((_, at)) => {
+                let age_ms = (ts_ns - at) / 1_000_000;
+                return Some(Reject::with(
+                    RuleId::PriceCollar,
+                    RejectReason::PriceCollar,
+                    Measure::AgeMs,
+                    age_ms,
+                    limits.reference_max_age_ns / 1_000_000,
+                ));
+            }
+            None => None,
+        };
+        if o.ord_type == OrdType::Market && fresh.is_none() {
+            return Some(Reject::plain(
+                RuleId::PriceCollar,
+                RejectReason::NoReferencePrice,
+            ));
+        }
+        if let (Some(px), Some(r)) = (o.limit_px, fresh) {
+            if limits.collar_bp > 0 {
+                let band = if r <= limits.collar_low_price_max {
+                    limits.collar_low_price_bp
+                } else {
+                    limits.collar_bp
+                };
+                let away = match o.side {
+                    Side::Buy => i128::from(px.raw() - r.raw()),
+                    Side::Sell => i128::from(r.raw() - px.raw()),
+                };
+                if away * BP > i128::from(band) * i128::from(r.raw()) {
+                    return Some(Reject::with(
+                        RuleId::PriceCollar,
+                        RejectReason::PriceCollar,
+                        Measure::Px,
+                        px.raw(),
+                        r.raw(),
+                    ));
+                }
+            }
+        }
+        // NOTIONAL: limit price, or the reference plus the market buffer for market buys.
+        let unit_px = match (o.limit_px, fresh) {
+            (Some(px), _) => px,
+            (None, Some(r)) if o.side == Side::Buy => Px::from_raw(clamp_i64(
+                i128::from(r.raw()) * (BP + i128::from(limits.market_buffer_bp)) / BP,
+            )),
+            (None, Some(r)) => r,
+            (None, None) => Px::ZERO,
+        };
+        let value =
+            Notional::from_raw(Notional::of(o.qty, unit_px).raw() * i128::from(sym.multiplier));
+        if let Some(max) = limits.max_notional {
+            if value > max {
+                return Some(Reject::with(
+                    RuleId::Notional,
+                    RejectReason::MaxNotional,
+                    Measure::Money,
+                    clamp_i64(value.raw()),
+                    clamp_i64(max.raw()),
+                ));
+            }
+        }
+        // POSITION including working orders on the same side.
+        let book = self.books.get(&(o.account, o.symbol));
+        let pos = book.map_or(0, |b| b.position.qty.raw());
+        let (wb, ws) = book.map_or((0, 0), |b| (b.working_buy.raw(), b.working_sell.raw()));
+        if let Some(max) = limits.max_position {
+            let worst = match o.side {
+                Side::Buy => pos + wb + o.qty.raw(),
+                Side::Sell => pos - ws - o.qty.raw(),
+            };
+            if worst.abs() > max.raw() {
+                return Some(Reject::with(
+                    RuleId::Position,
+                    RejectReason::MaxPosition,
+                    Measure::Qty,
+                    worst.abs(),
+                    max.raw(),
+                ));
+            }
+        }
+        // CREDIT: gross exposure; BUYING_POWER: cash accounts pay for buys.
+        let reduces = (o.side == Side::Sell && pos > 0) || (o.side == Side::Buy && pos < 0);
+        if let Some(limit) = limits.credit_limit {
+            let gross = acct.exposure + acct.working_value + value;
+            if !reduces && gross > limit {
+                return Some(Reject::with(
+                    RuleId::Credit,
+                    RejectReason::Credit,
+                    Measure::Money,
+                    clamp_i64(gross.raw()),
+                    clamp_i64(limit.raw()),
+                ));
+            }
+        }
+        if !acct.risk.margin
+            && acct.risk.initial_balance.raw() > 0
+            && o.side == Side::Buy
+            && !reduces
+        {
+            let cash = acct.balance - acct.exposure - acct.working_value;
+            if value > cash {
+                return Some(Reject::with(
+                    RuleId::Credit,
+                    RejectReason::BuyingPower,
+                    Measure::Money,
+                    clamp_i64(value.raw()),
+                    clamp_i64(cash.raw()),
+                ));
+            }
+        }
+        // PDT protection (legacy regime, margin accounts, equities and options).
+        if acct.risk.pdt.enabled && acct.risk.margin {
+            let cal = acct.risk.pdt.calendar.and_then(|c| self.calendars.get(c));
+            if let Some(cal) = cal {
+                let today = cal.session_at(ts_ns).trade_day;
+                let mode = pdt_mode(today, acct.risk.pdt.broker_switch_day);
+                let window = cal.trading_days_back(today, 5);
+                let today_count: u32 = acct
+                    .held
+                    .iter()
+                    .filter_map(|s| self.books.get(&(o.account, *s)))
+                    .map(|b| b.day.count())
+                    .sum();
+                let past: u32 = acct
+                    .day_trades
+                    .iter()
+                    .filter(|(d, _)| *d != today && window.contains(d))
+                    .map(|(_, c)| *c)
+                    .sum();
+                let closes_today = book.is_some_and(|b| {
+                    let opened = b.day.opened_today_on_position_side();
+                    opened > 0
+                        && ((o.side == Side::Sell && b.day.position() > 0)
+                            || (o.side == Side::Buy && b.day.position() < 0))
+                });
+                let opposite_working = match o.side {
+                    Side::Buy => ws > 0,
+                    Side::Sell => wb > 0,
+                };
+                let input = ProtectInput {
+                    mode,
+                    exempt: matches!(sym.asset_class, AssetClass::Crypto | AssetClass::Future),
+                    margin_account: true,
+                    prior_close_equity: acct.sod_equity,
+                    dt_count_5d: today_count + past,
+                    closes_opened_today: closes_today,
+                    opposite_working,
+                };
+                if pdt_protect_rejects(&PdtParams::default(), &input) {
+                    return Some(Reject::with(
+                        RuleId::Pdt,
+                        RejectReason::PdtProtection,
+                        Measure::Count,
+                        i64::from(input.dt_count_5d + 1),
+                        4,
+                    ));
+                }
+            }
+        }
+        // PROP caps: total lots across products.
+        if let Some(cap) = acct.risk.max_position_lots {
+            let unit = FIXED_SCALE;
+            let signed = o.qty.raw() / unit * o.side.sign();
+            let after = crate::prop::lots_after(acct.abs_lots as u32, pos / unit, signed);
+            if !reduces && after > cap {
+                return Some(Reject::with(
+                    RuleId::PropCap,
+                    RejectReason::MaxPosition,
+                    Measure::Count,
+                    i64::from(after),
+                    i64::from(cap),
+                ));
+            }
+        }
+        // WASH: could the order trade against the account's own working orders?
+        if limits.wash {
+            if let Some(b) = book {
+                for id in &b.working {
+                    let w = &self.orders[(id.0 - 1) as usize];
+                    if w.side == o.side || w.ingress == Ingress::Risk {
+                        continue;
+                    }
+                    let crosses = match (w.limit_px, o.limit_px) {
+                        (Some(wp), Some(op)) => match o.side {
+                            Side::Buy => op >= wp,
+                            Side::Sell => wp >= op,
+                        },
+                        _ => true,
+                    };
+                    if crosses {
+                        return Some(Reject::with(
+                            RuleId::Wash,
+                            RejectReason::Wash,
+                            Measure::Count,
+                            w.id.0 as i64,
+                            0,
+                        ));
+                    }
+                }
+            }
+        }
+        if self.open_orders >= self.limits.open_orders_max {
+            return Some(Reject::with(
+                RuleId::Input,
+                RejectReason::Busy,
+                Measure::Count,
+                self.open_orders as i64,
+                self.limits.open_orders_max as i64,
+            ));
+        }
+        None
     }
-    if order.symbol.0 as usize >= engine.limits().symbols {
-        return Some(Reject::plain(RuleId::Symbol, RejectReason::UnknownSymbol));
-    }
-    if !order.qty.is_positive() {
-        return Some(Reject::with(
-            RuleId::Input,
-            RejectReason::IncorrectQuantity,
-            Measure::Qty,
-            order.qty.raw(),
-            0,
-        ));
-    }
-    let price_ok = match (order.ord_type, order.limit_px) {
-        (OrdType::Limit, Some(px)) => px.is_positive(),
-        (OrdType::Market, None) => true,
-        _ => false,
-    };
-    if !price_ok {
-        return Some(Reject::plain(RuleId::Input, RejectReason::IncorrectPrice));
-    }
-    if engine
-        .find_by_cl_ord_id(order.account, &order.cl_ord_id)
-        .is_some()
-    {
-        return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
-    }
-    if engine.open_order_count() >= engine.limits().open_orders_max {
-        return Some(Reject::with(
-            RuleId::Input,
-            RejectReason::Busy,
-            Measure::Count,
-            engine.open_order_count() as i64,
-            engine.limits().open_orders_max as i64,
-        ));
-    }
-    None
 }

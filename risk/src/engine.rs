@@ -1,23 +1,29 @@
-//! The trading state the sequencer owns: every order with its state machine, positions with average price and
-//! realized P&L, reference prices, and the trading halt. [`Engine::apply`] is the only writer. It takes one
-//! event and its journal timestamp, returns the decision for requests, and pushes venue commands to `out`.
-//! Invariants: order ids are dense from 1 in apply order; an order's `cum_qty` never exceeds its `qty`; a
-//! position changes only through a fill of one of its account's orders; venue reports that the state machine
-//! does not allow are counted as anomalies and change nothing.
+//! The trading state the sequencer owns and the only code that changes it: every order with its state machine,
+//! per (account, symbol) books (position, working quantity per side, working orders), per-account risk state
+//! (kill and lock state, balance, exposure, rate windows, day-trade counts, prop floors), reference prices and
+//! kill switches at every scope. [`Engine::apply`] takes one journaled event and its timestamp, returns the
+//! decision for requests, and pushes venue commands to `out`. Engine-originated actions (a throttle storm
+//! tripping a kill, a prop breach flattening an account) happen inside `apply`, deterministically, so replaying
+//! the journal reproduces them. Invariants: order ids are dense from 1; `cum_qty <= qty`; a book's working
+//! quantities equal the leaves of its working orders; venue reports the state machine does not allow are
+//! counted as anomalies and change nothing.
 
-use crate::chain;
+use crate::calendar::Calendar;
+use crate::limits::{AccountRisk, EngineConfig, SymbolRisk};
+use crate::pdt::DayTradeCounter;
+use crate::prop::{BreachAction, PropAccount};
 use bulwark_model::*;
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
-/// Sizes the engine is built for; all its tables are allocated up front.
+/// Sizes the engine is built for when no detailed configuration is given (the spine's placeholder chain).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineLimits {
     pub accounts: usize,
     pub symbols: usize,
     /// Most orders that may be working at once (PendingNew/New/PartiallyFilled/PendingCancel).
     pub open_orders_max: usize,
-    /// Orders to reserve room for at start (the table grows beyond it, but not on the hot path before then).
+    /// Orders to reserve room for at start.
     pub orders_reserved: usize,
 }
 
@@ -37,21 +43,125 @@ pub struct Anomalies {
     pub overfills: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Engine {
-    limits: EngineLimits,
-    orders: Vec<Order>,
-    cl_ord_index: HashMap<(AccountId, ClOrdId), OrderId>,
-    positions: HashMap<(AccountId, SymbolId), Position>,
-    ref_px: Vec<Option<Px>>,
-    open_orders: usize,
-    halted: bool,
-    day: u32,
-    anomalies: Anomalies,
+/// A fixed-capacity ring of timestamps, allocated once.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct TimeRing {
+    buf: Vec<i64>,
+    head: usize,
+    len: usize,
 }
 
-/// An empty order table whose reserved memory has been touched once, so that the first orders after start
-/// do not pay a page fault each 4 KiB on the sequencer thread (all memory is taken at start).
+impl TimeRing {
+    fn new(capacity: usize) -> Self {
+        TimeRing {
+            buf: vec![0; capacity],
+            head: 0,
+            len: 0,
+        }
+    }
+    pub(crate) fn push(&mut self, ts: i64) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let cap = self.buf.len();
+        self.buf[(self.head + self.len) % cap] = ts;
+        if self.len < cap {
+            self.len += 1;
+        } else {
+            self.head = (self.head + 1) % cap;
+        }
+    }
+    /// Entries newer than `since` (the ring keeps only the last `capacity`).
+    pub(crate) fn count_since(&self, since: i64) -> usize {
+        let cap = self.buf.len();
+        (0..self.len)
+            .filter(|i| self.buf[(self.head + i) % cap] > since)
+            .count()
+    }
+}
+
+/// A recent order, for the identical-order duplicate window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecentOrder {
+    pub ts_ns: i64,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub ord_type: OrdType,
+    pub qty: Qty,
+    pub limit_px: Option<Px>,
+}
+
+pub(crate) const RECENT_ORDERS: usize = 32;
+
+/// Why an account is locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lock {
+    /// Until the account's next day boundary (prop SOFT breach or daily pause).
+    UntilDayBoundary,
+    /// For good (prop HARD breach: evaluation failed).
+    Permanent,
+}
+
+/// Per-account risk state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AccountState {
+    pub risk: AccountRisk,
+    pub kill_level: Option<u8>,
+    pub lock: Option<Lock>,
+    /// Initial balance plus realized P&L.
+    pub balance: Notional,
+    /// Equity at the last day boundary (for PDT's prior-close test).
+    pub sod_equity: Notional,
+    /// Σ |position| x average price, and Σ |position| in whole units (prop lot caps).
+    pub exposure: Notional,
+    pub abs_lots: u64,
+    /// Σ working leaves x order price (limit, or reference for market orders).
+    pub working_value: Notional,
+    pub recent: [Option<RecentOrder>; RECENT_ORDERS],
+    pub recent_next: usize,
+    pub throttle: TimeRing,
+    pub breaches: TimeRing,
+    /// Symbols with a book (for equity marking).
+    pub held: Vec<SymbolId>,
+    /// Day trades of past trading days: a ring of (day, count), newest at `day_trades_next - 1`.
+    pub day_trades: [(i32, u32); 8],
+    pub day_trades_next: usize,
+    /// The trading day the books' day-trade counters belong to.
+    pub current_day: i32,
+    pub trades_today: u32,
+}
+
+/// Per (account, symbol): position, working quantities and working orders.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Book {
+    pub position: Position,
+    pub working_buy: Qty,
+    pub working_sell: Qty,
+    pub working: Vec<OrderId>,
+    pub day: DayTradeCounter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Engine {
+    pub(crate) config_symbols: Vec<SymbolRisk>,
+    pub(crate) calendars: Vec<Calendar>,
+    pub(crate) limits: EngineLimits,
+    pub(crate) orders: Vec<Order>,
+    pub(crate) cl_ord_index: HashMap<(AccountId, ClOrdId), OrderId>,
+    pub(crate) books: HashMap<(AccountId, SymbolId), Book>,
+    pub(crate) accounts: Vec<AccountState>,
+    /// Reference price and the time it was set.
+    pub(crate) ref_px: Vec<Option<(Px, i64)>>,
+    pub(crate) open_orders: usize,
+    pub(crate) global_kill: Option<u8>,
+    pub(crate) group_kill: Vec<Option<u8>>,
+    pub(crate) days: Vec<u32>,
+    pub(crate) anomalies: Anomalies,
+}
+
+/// An empty order table whose reserved memory has been touched once, so that the first orders after start do
+/// not pay a page fault each 4 KiB on the sequencer thread (all memory is taken at start).
 fn prefaulted(capacity: usize) -> Vec<Order> {
     let blank = Order {
         id: OrderId(0),
@@ -78,35 +188,87 @@ fn prefaulted(capacity: usize) -> Vec<Order> {
 }
 
 impl Engine {
+    /// The spine's engine: structural checks only (no limits, no calendars).
     pub fn new(limits: EngineLimits) -> Self {
+        Engine::with_config(EngineConfig {
+            accounts: vec![AccountRisk::default(); limits.accounts],
+            symbols: vec![SymbolRisk::default(); limits.symbols],
+            calendars: Vec::new(),
+            groups: 0,
+            open_orders_max: limits.open_orders_max,
+            orders_reserved: limits.orders_reserved,
+        })
+    }
+
+    pub fn with_config(config: EngineConfig) -> Self {
         assert!(
-            limits.open_orders_max > 0,
+            config.open_orders_max > 0,
             "open_orders_max must be positive"
         );
+        let limits = EngineLimits {
+            accounts: config.accounts.len(),
+            symbols: config.symbols.len(),
+            open_orders_max: config.open_orders_max,
+            orders_reserved: config.orders_reserved,
+        };
+        let boundaries = config
+            .accounts
+            .iter()
+            .map(|a| a.day_boundary as usize + 1)
+            .max()
+            .unwrap_or(1);
+        let accounts = config
+            .accounts
+            .into_iter()
+            .map(|risk| AccountState {
+                kill_level: None,
+                lock: None,
+                balance: risk.initial_balance,
+                sod_equity: risk.initial_balance,
+                exposure: Notional::ZERO,
+                abs_lots: 0,
+                working_value: Notional::ZERO,
+                recent: [None; RECENT_ORDERS],
+                recent_next: 0,
+                throttle: TimeRing::new(risk.limits.throttle_max as usize),
+                breaches: TimeRing::new(risk.limits.throttle_breaches_to_kill as usize),
+                held: Vec::new(),
+                day_trades: [(i32::MIN, 0); 8],
+                day_trades_next: 0,
+                current_day: 0,
+                trades_today: 0,
+                risk,
+            })
+            .collect();
         Engine {
             limits,
-            orders: prefaulted(limits.orders_reserved),
+            orders: prefaulted(config.orders_reserved),
             cl_ord_index: HashMap::with_capacity_and_hasher(
-                limits.orders_reserved,
+                config.orders_reserved,
                 Default::default(),
             ),
-            positions: HashMap::with_capacity_and_hasher(
+            books: HashMap::with_capacity_and_hasher(
                 limits.accounts.saturating_mul(4).min(1 << 20),
                 Default::default(),
             ),
+            accounts,
             ref_px: vec![None; limits.symbols],
             open_orders: 0,
-            halted: false,
-            day: 0,
+            global_kill: None,
+            group_kill: vec![None; config.groups],
+            days: vec![0; boundaries],
             anomalies: Anomalies::default(),
+            config_symbols: config.symbols,
+            calendars: config.calendars,
         }
     }
 
     pub fn limits(&self) -> &EngineLimits {
         &self.limits
     }
+    /// Whether the global kill switch is tripped.
     pub fn is_halted(&self) -> bool {
-        self.halted
+        self.global_kill.is_some()
     }
     pub fn open_order_count(&self) -> usize {
         self.open_orders
@@ -118,18 +280,35 @@ impl Engine {
         self.orders.len()
     }
     pub fn ref_px(&self, symbol: SymbolId) -> Option<Px> {
-        self.ref_px.get(symbol.0 as usize).copied().flatten()
+        self.ref_px
+            .get(symbol.0 as usize)
+            .copied()
+            .flatten()
+            .map(|(px, _)| px)
+    }
+    pub fn account_lock(&self, account: AccountId) -> Option<Lock> {
+        self.accounts.get(account.0 as usize).and_then(|a| a.lock)
+    }
+    pub fn account_killed(&self, account: AccountId) -> bool {
+        self.accounts
+            .get(account.0 as usize)
+            .is_some_and(|a| a.kill_level.is_some())
+    }
+    pub fn prop(&self, account: AccountId) -> Option<&PropAccount> {
+        self.accounts
+            .get(account.0 as usize)
+            .and_then(|a| a.risk.prop.as_ref())
+    }
+    pub fn balance(&self, account: AccountId) -> Notional {
+        self.accounts
+            .get(account.0 as usize)
+            .map_or(Notional::ZERO, |a| a.balance)
     }
 
     pub fn order(&self, id: OrderId) -> Option<&Order> {
         (id.0 as usize)
             .checked_sub(1)
             .and_then(|i| self.orders.get(i))
-    }
-    fn order_mut(&mut self, id: OrderId) -> Option<&mut Order> {
-        (id.0 as usize)
-            .checked_sub(1)
-            .and_then(|i| self.orders.get_mut(i))
     }
 
     pub fn find_by_cl_ord_id(&self, account: AccountId, cl: &ClOrdId) -> Option<OrderId> {
@@ -141,16 +320,25 @@ impl Engine {
         self.orders.iter()
     }
 
-    /// Non-flat or P&L-carrying positions of `account`, by symbol id.
+    /// Positions of `account` with any quantity or realized P&L, by symbol id.
     pub fn positions_of(&self, account: AccountId) -> Vec<(SymbolId, Position)> {
         let mut v: Vec<_> = self
-            .positions
+            .books
             .iter()
-            .filter(|((a, _), _)| *a == account)
-            .map(|((_, s), p)| (*s, *p))
+            .filter(|((a, _), b)| {
+                *a == account && (b.position.qty.raw() != 0 || b.position.realized_pnl.raw() != 0)
+            })
+            .map(|((_, s), b)| (*s, b.position))
             .collect();
         v.sort_by_key(|(s, _)| *s);
         v
+    }
+
+    /// Working quantity on each side for (account, symbol).
+    pub fn working_qty(&self, account: AccountId, symbol: SymbolId) -> (Qty, Qty) {
+        self.books
+            .get(&(account, symbol))
+            .map_or((Qty::ZERO, Qty::ZERO), |b| (b.working_buy, b.working_sell))
     }
 
     /// Working orders in id order (the paper venue is rebuilt from these after a restart).
@@ -158,28 +346,26 @@ impl Engine {
         self.orders.iter().filter(|o| o.status.is_working())
     }
 
-    /// Applies one journaled event. Requests (new order, cancel) return the decision to journal after them.
+    /// Applies one journaled event. Requests (new order, cancel, control) return the decision to journal.
     pub fn apply(&mut self, event: &Event, ts_ns: i64, out: &mut Vec<Output>) -> Option<Decision> {
         match event {
             Event::NewOrder(o) => Some(self.apply_new_order(o, ts_ns, out)),
             Event::CancelOrder(c) => Some(self.apply_cancel(c, ts_ns, out)),
             Event::Venue(report) => {
-                self.apply_venue(report, ts_ns);
+                self.apply_venue(report, ts_ns, out);
                 None
             }
             Event::Price(p) => {
                 if let Some(slot) = self.ref_px.get_mut(p.symbol.0 as usize) {
-                    *slot = Some(p.px);
+                    *slot = Some((p.px, ts_ns));
                     out.push(Output::Price(*p));
+                    self.mark_prop_accounts(Some(p.symbol), ts_ns, out);
                 }
                 None
             }
-            Event::Control(c) => {
-                self.halted = matches!(c.kind, ControlKind::HaltTrading);
-                None
-            }
-            Event::Timer(Timer::DayRoll { day }) => {
-                self.roll_day(*day);
+            Event::Control(c) => Some(self.apply_control(c, ts_ns, out)),
+            Event::Timer(Timer::DayRoll { day, boundary }) => {
+                self.roll_day(*day, *boundary, ts_ns, out);
                 None
             }
             Event::Boot(_) | Event::Decision(_) => None,
@@ -187,13 +373,21 @@ impl Engine {
     }
 
     fn apply_new_order(&mut self, o: &NewOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
+        let verdict = self.check_new_order(o, ts_ns, out);
+        let id = self.insert_order(o, ts_ns, verdict);
+        if verdict == Verdict::Accept {
+            self.on_accepted(id, out);
+        }
+        Decision { order: id, verdict }
+    }
+
+    fn insert_order(&mut self, o: &NewOrder, ts_ns: i64, verdict: Verdict) -> OrderId {
         let id = OrderId(self.orders.len() as u64 + 1);
-        let verdict = chain::check_new_order(self, o);
         let (status, reject) = match verdict {
             Verdict::Accept => (OrderStatus::PendingNew, None),
             Verdict::Reject(r) => (OrderStatus::Rejected, Some(r)),
         };
-        let order = Order {
+        self.orders.push(Order {
             id,
             account: o.account,
             symbol: o.symbol,
@@ -210,14 +404,67 @@ impl Engine {
             created_ts_ns: ts_ns,
             updated_ts_ns: ts_ns,
             reject,
-        };
-        self.orders.push(order);
-        if verdict == Verdict::Accept {
-            self.cl_ord_index.insert((o.account, o.cl_ord_id), id);
-            self.open_orders += 1;
-            out.push(Output::Submit(order));
+        });
+        id
+    }
+
+    /// Book-keeping for an accepted order: indexes, working quantities, the venue command.
+    fn on_accepted(&mut self, id: OrderId, out: &mut Vec<Output>) {
+        let order = self.orders[(id.0 - 1) as usize];
+        if order.ingress != Ingress::Risk {
+            self.cl_ord_index
+                .insert((order.account, order.cl_ord_id), id);
         }
-        Decision { order: id, verdict }
+        self.open_orders += 1;
+        let value = self.order_value(&order, order.qty);
+        let acct = &mut self.accounts[order.account.0 as usize];
+        acct.working_value = acct.working_value + value;
+        let book = self.books.entry((order.account, order.symbol)).or_default();
+        match order.side {
+            Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() + order.qty.raw()),
+            Side::Sell => {
+                book.working_sell = Qty::from_raw(book.working_sell.raw() + order.qty.raw())
+            }
+        }
+        book.working.push(id);
+        if !acct.held.contains(&order.symbol) {
+            acct.held.push(order.symbol);
+        }
+        out.push(Output::Submit(order));
+    }
+
+    /// Value of `qty` of `order` at its limit price, or at the reference price for market orders.
+    pub(crate) fn order_value(&self, order: &Order, qty: Qty) -> Notional {
+        let px = order
+            .limit_px
+            .or_else(|| self.ref_px(order.symbol))
+            .unwrap_or(Px::ZERO);
+        let mult = self
+            .config_symbols
+            .get(order.symbol.0 as usize)
+            .map_or(1, |s| s.multiplier);
+        Notional::from_raw(Notional::of(qty, px).raw() * i128::from(mult))
+    }
+
+    /// Removes `leaves` of a working order from its book's working quantities (on fill or finish).
+    fn reduce_working(&mut self, id: OrderId, qty: Qty, finished: bool) {
+        let order = self.orders[(id.0 - 1) as usize];
+        let value = self.order_value(&order, qty);
+        let acct = &mut self.accounts[order.account.0 as usize];
+        acct.working_value = acct.working_value - value;
+        if let Some(book) = self.books.get_mut(&(order.account, order.symbol)) {
+            match order.side {
+                Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() - qty.raw()),
+                Side::Sell => {
+                    book.working_sell = Qty::from_raw(book.working_sell.raw() - qty.raw())
+                }
+            }
+            if finished {
+                if let Some(i) = book.working.iter().position(|w| *w == id) {
+                    book.working.swap_remove(i);
+                }
+            }
+        }
     }
 
     fn apply_cancel(&mut self, c: &CancelOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
@@ -234,36 +481,30 @@ impl Engine {
                 verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::UnknownOrder)),
             };
         };
-        let Some(order) = self.order_mut(id) else {
-            unreachable!("an indexed order id always resolves");
-        };
+        let verdict = self.request_cancel(id, ts_ns, out);
+        Decision { order: id, verdict }
+    }
+
+    /// Cancels always pass the risk chain; only the order's own state can refuse.
+    fn request_cancel(&mut self, id: OrderId, ts_ns: i64, out: &mut Vec<Output>) -> Verdict {
+        let order = &mut self.orders[(id.0 - 1) as usize];
         match order.status {
-            s if s.is_terminal() => Decision {
-                order: id,
-                verdict: Verdict::Reject(Reject::plain(
-                    RuleId::Cancel,
-                    RejectReason::TooLateToCancel,
-                )),
-            },
+            s if s.is_terminal() => {
+                Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::TooLateToCancel))
+            }
             // A second cancel while one is under way is accepted and changes nothing.
-            OrderStatus::PendingCancel => Decision {
-                order: id,
-                verdict: Verdict::Accept,
-            },
+            OrderStatus::PendingCancel => Verdict::Accept,
             _ => {
                 order
                     .transition(OrderStatus::PendingCancel, ts_ns)
                     .expect("a working order may always become PendingCancel");
                 out.push(Output::Cancel { order: id });
-                Decision {
-                    order: id,
-                    verdict: Verdict::Accept,
-                }
+                Verdict::Accept
             }
         }
     }
 
-    fn apply_venue(&mut self, report: &VenueReport, ts_ns: i64) {
+    fn apply_venue(&mut self, report: &VenueReport, ts_ns: i64, out: &mut Vec<Output>) {
         let id = report.order();
         let Some(order) = (id.0 as usize)
             .checked_sub(1)
@@ -276,7 +517,6 @@ impl Engine {
         let next = match *report {
             VenueReport::Ack { .. } => match order.status {
                 OrderStatus::PendingNew => Some(OrderStatus::New),
-                // An ack that arrives after a cancel was requested leaves the cancel pending.
                 OrderStatus::PendingCancel => None,
                 _ => {
                     self.anomalies.illegal_transitions += 1;
@@ -291,22 +531,17 @@ impl Engine {
                 }
                 order.cum_qty = Qty::from_raw(order.cum_qty.raw() + qty.raw());
                 order.cum_notional = order.cum_notional + Notional::of(qty, px);
-                let (account, symbol, side) = (order.account, order.symbol, order.side);
                 let filled = order.cum_qty == order.qty;
-                let next = if filled {
+                order.status = if filled {
                     OrderStatus::Filled
                 } else if order.status == OrderStatus::PendingCancel {
                     OrderStatus::PendingCancel
                 } else {
                     OrderStatus::PartiallyFilled
                 };
-                order.status = next;
                 order.updated_ts_ns = ts_ns;
-                self.positions
-                    .entry((account, symbol))
-                    .or_default()
-                    .apply_fill(side, qty, px);
-                None
+                self.on_fill(id, qty, px, filled, ts_ns, out);
+                return;
             }
             VenueReport::Canceled { .. } => Some(OrderStatus::Canceled),
             VenueReport::Rejected { .. } => Some(OrderStatus::Rejected),
@@ -324,222 +559,279 @@ impl Engine {
             }
         }
         if was_working && !order.status.is_working() {
+            let leaves = Qty::from_raw(order.qty.raw() - order.cum_qty.raw());
             self.open_orders -= 1;
+            self.reduce_working(id, leaves, true);
         }
     }
 
-    fn roll_day(&mut self, day: u32) {
-        if day <= self.day {
+    fn on_fill(
+        &mut self,
+        id: OrderId,
+        qty: Qty,
+        px: Px,
+        filled: bool,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        self.reduce_working(id, qty, filled);
+        if filled {
+            self.open_orders -= 1;
+        }
+        let order = self.orders[(id.0 - 1) as usize];
+        let mult = self
+            .config_symbols
+            .get(order.symbol.0 as usize)
+            .map_or(1, |s| s.multiplier);
+        let acct = &mut self.accounts[order.account.0 as usize];
+        let book = self.books.entry((order.account, order.symbol)).or_default();
+        let before = book.position;
+        book.position.apply_fill(order.side, qty, px);
+        book.day.on_fill(order.side, qty.raw());
+        let after = book.position;
+        let realized =
+            Notional::from_raw((after.realized_pnl - before.realized_pnl).raw() * i128::from(mult));
+        acct.balance = acct.balance + realized;
+        acct.exposure = acct.exposure - Notional::of(before.qty.abs(), before.avg_px)
+            + Notional::of(after.qty.abs(), after.avg_px);
+        let unit = FIXED_SCALE;
+        acct.abs_lots = acct.abs_lots - (before.qty.raw().unsigned_abs() / unit as u64)
+            + (after.qty.raw().unsigned_abs() / unit as u64);
+        acct.trades_today += u32::from(order.cum_qty == qty);
+        self.mark_prop_account(order.account, ts_ns, out);
+    }
+
+    /// Equity of an account: balance plus open P&L marked to reference prices (average price when none).
+    pub fn equity(&self, account: AccountId) -> Notional {
+        let Some(acct) = self.accounts.get(account.0 as usize) else {
+            return Notional::ZERO;
+        };
+        let mut upnl = Notional::ZERO;
+        for s in &acct.held {
+            if let Some(book) = self.books.get(&(account, *s)) {
+                let p = book.position;
+                if p.qty.raw() == 0 {
+                    continue;
+                }
+                let mark = self.ref_px(*s).unwrap_or(p.avg_px);
+                let mult = self
+                    .config_symbols
+                    .get(s.0 as usize)
+                    .map_or(1, |x| x.multiplier);
+                let per_unit = i128::from(mark.raw() - p.avg_px.raw());
+                upnl = upnl
+                    + Notional::from_raw(
+                        per_unit * i128::from(p.qty.raw()) / i128::from(FIXED_SCALE)
+                            * i128::from(mult),
+                    );
+            }
+        }
+        acct.balance + upnl
+    }
+
+    /// Re-marks prop accounts holding `symbol` (all prop accounts when `None`) and acts on breaches.
+    fn mark_prop_accounts(&mut self, symbol: Option<SymbolId>, ts_ns: i64, out: &mut Vec<Output>) {
+        for i in 0..self.accounts.len() {
+            let a = &self.accounts[i];
+            if a.risk.prop.is_some() && symbol.is_none_or(|s| a.held.contains(&s)) {
+                self.mark_prop_account(AccountId(i as u32), ts_ns, out);
+            }
+        }
+    }
+
+    fn mark_prop_account(&mut self, account: AccountId, ts_ns: i64, out: &mut Vec<Output>) {
+        if self.accounts[account.0 as usize].risk.prop.is_none() {
             return;
         }
-        self.day = day;
+        let equity = self.equity(account);
+        let acct = &mut self.accounts[account.0 as usize];
+        let balance = acct.balance;
+        let breach = acct
+            .risk
+            .prop
+            .as_mut()
+            .and_then(|p| p.on_update(balance, equity));
+        if let Some(b) = breach {
+            self.act_on_breach(account, b.action, ts_ns, out);
+        }
+    }
+
+    /// HARD: lock for good, cancel working, flatten. SOFT: the same until the day boundary. PAUSE: block new.
+    fn act_on_breach(
+        &mut self,
+        account: AccountId,
+        action: BreachAction,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let acct = &mut self.accounts[account.0 as usize];
+        let lock = match action {
+            BreachAction::Hard => Lock::Permanent,
+            BreachAction::Soft | BreachAction::Pause => Lock::UntilDayBoundary,
+        };
+        if acct.lock == Some(Lock::Permanent) || acct.lock == Some(lock) {
+            return;
+        }
+        acct.lock = Some(lock);
+        if action != BreachAction::Pause {
+            self.cancel_all(|o| o.account == account, ts_ns, out);
+            self.flatten(account, ts_ns, out);
+        }
+    }
+
+    /// Cancels every working order matching `f`, engine-originated liquidations excepted.
+    pub(crate) fn cancel_all(
+        &mut self,
+        f: impl Fn(&Order) -> bool,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let ids: Vec<OrderId> = self
+            .orders
+            .iter()
+            .filter(|o| {
+                o.status.is_working()
+                    && o.status != OrderStatus::PendingCancel
+                    && o.ingress != Ingress::Risk
+                    && f(o)
+            })
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            self.request_cancel(id, ts_ns, out);
+        }
+    }
+
+    /// Submits market orders closing every position of `account`, tagged `ingress = risk` (exempt from locks).
+    fn flatten(&mut self, account: AccountId, ts_ns: i64, out: &mut Vec<Output>) {
+        let held = self.accounts[account.0 as usize].held.clone();
+        for symbol in held {
+            let Some(book) = self.books.get(&(account, symbol)) else {
+                continue;
+            };
+            let pos = book.position.qty;
+            if pos.raw() == 0 {
+                continue;
+            }
+            let n = self.orders.len() + 1;
+            let o = NewOrder {
+                account,
+                symbol,
+                side: if pos.raw() > 0 { Side::Sell } else { Side::Buy },
+                ord_type: OrdType::Market,
+                tif: Tif::Ioc,
+                qty: pos.abs(),
+                limit_px: None,
+                cl_ord_id: ClOrdId::try_new(&format!("RISK-FLAT-{n}")).expect("valid id"),
+                ingress: Ingress::Risk,
+                ext_hours: true,
+            };
+            let id = self.insert_order(&o, ts_ns, Verdict::Accept);
+            self.on_accepted(id, out);
+        }
+    }
+
+    fn apply_control(&mut self, c: &Control, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
+        let slot: Option<&mut Option<u8>> = match c.scope {
+            KillScope::Global => Some(&mut self.global_kill),
+            KillScope::Group(g) => self.group_kill.get_mut(g as usize),
+            KillScope::Account(a) => self
+                .accounts
+                .get_mut(a.0 as usize)
+                .map(|a| &mut a.kill_level),
+        };
+        let Some(slot) = slot else {
+            return Decision {
+                order: OrderId(0),
+                verdict: Verdict::Reject(Reject::plain(RuleId::Kill, RejectReason::UnknownAccount)),
+            };
+        };
+        match c.kind {
+            ControlKind::Trip => {
+                // Idempotent; the highest level that tripped it is the one a reset must match.
+                *slot = Some(slot.map_or(c.level, |l| l.max(c.level)));
+                let scope = c.scope;
+                let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
+                self.cancel_all(
+                    |o| match scope {
+                        KillScope::Global => true,
+                        KillScope::Group(g) => groups[o.account.0 as usize] == Some(g),
+                        KillScope::Account(a) => o.account == a,
+                    },
+                    ts_ns,
+                    out,
+                );
+                Decision {
+                    order: OrderId(0),
+                    verdict: Verdict::Accept,
+                }
+            }
+            ControlKind::Reset => match *slot {
+                Some(level) if c.level < level => Decision {
+                    order: OrderId(0),
+                    verdict: Verdict::Reject(Reject::with(
+                        RuleId::Kill,
+                        RejectReason::ResetDenied,
+                        Measure::Count,
+                        i64::from(c.level),
+                        i64::from(level),
+                    )),
+                },
+                _ => {
+                    *slot = None;
+                    Decision {
+                        order: OrderId(0),
+                        verdict: Verdict::Accept,
+                    }
+                }
+            },
+        }
+    }
+
+    fn roll_day(&mut self, day: u32, boundary: u16, ts_ns: i64, out: &mut Vec<Output>) {
+        let Some(last) = self.days.get_mut(boundary as usize) else {
+            return;
+        };
+        if day <= *last {
+            return;
+        }
+        *last = day;
+        for i in 0..self.accounts.len() {
+            if self.accounts[i].risk.day_boundary != boundary {
+                continue;
+            }
+            let account = AccountId(i as u32);
+            let equity = self.equity(account);
+            let held = self.accounts[i].held.clone();
+            let mut dt_today = 0;
+            for s in held {
+                if let Some(book) = self.books.get_mut(&(account, s)) {
+                    dt_today += book.day.count();
+                    book.day = DayTradeCounter::new(book.position.qty.raw());
+                }
+            }
+            let acct = &mut self.accounts[i];
+            let slot = acct.day_trades_next % acct.day_trades.len();
+            acct.day_trades[slot] = (acct.current_day, dt_today);
+            acct.day_trades_next += 1;
+            acct.current_day = day as i32;
+            acct.trades_today = 0;
+            acct.sod_equity = equity;
+            if acct.lock == Some(Lock::UntilDayBoundary) {
+                acct.lock = None;
+            }
+            let balance = acct.balance;
+            let breach = acct.risk.prop.as_mut().and_then(|p| {
+                p.on_update(balance, equity);
+                p.on_day_boundary()
+            });
+            if let Some(b) = breach {
+                self.act_on_breach(account, b.action, ts_ns, out);
+            }
+        }
         // Client order ids are unique per account per trading day: ids of finished orders become free again.
         let orders = &self.orders;
         self.cl_ord_index
             .retain(|_, id| orders[(id.0 - 1) as usize].status.is_working());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn engine() -> Engine {
-        Engine::new(EngineLimits {
-            accounts: 2,
-            symbols: 2,
-            open_orders_max: 100,
-            orders_reserved: 16,
-        })
-    }
-
-    fn new_order(cl: &str, side: Side, qty: i64, px: Option<i64>) -> Event {
-        Event::NewOrder(NewOrder {
-            account: AccountId(0),
-            symbol: SymbolId(1),
-            side,
-            ord_type: if px.is_some() {
-                OrdType::Limit
-            } else {
-                OrdType::Market
-            },
-            tif: Tif::Day,
-            qty: Qty::from_units(qty),
-            limit_px: px.map(Px::from_units),
-            cl_ord_id: ClOrdId::try_new(cl).unwrap(),
-            ingress: Ingress::Rest,
-        })
-    }
-
-    #[test]
-    fn lifecycle_fill_and_position() {
-        let mut e = engine();
-        let mut out = Vec::new();
-        let d = e
-            .apply(&new_order("a", Side::Buy, 10, None), 1, &mut out)
-            .unwrap();
-        assert_eq!(d.verdict, Verdict::Accept);
-        assert!(matches!(out[0], Output::Submit(_)));
-        e.apply(
-            &Event::Venue(VenueReport::Ack { order: d.order }),
-            2,
-            &mut out,
-        );
-        e.apply(
-            &Event::Venue(VenueReport::Fill {
-                order: d.order,
-                exec_id: 1,
-                qty: Qty::from_units(4),
-                px: Px::from_units(100),
-            }),
-            3,
-            &mut out,
-        );
-        assert_eq!(
-            e.order(d.order).unwrap().status,
-            OrderStatus::PartiallyFilled
-        );
-        e.apply(
-            &Event::Venue(VenueReport::Fill {
-                order: d.order,
-                exec_id: 2,
-                qty: Qty::from_units(6),
-                px: Px::from_units(110),
-            }),
-            4,
-            &mut out,
-        );
-        let o = e.order(d.order).unwrap();
-        assert_eq!(o.status, OrderStatus::Filled);
-        assert_eq!(o.avg_px(), Px::from_units(106));
-        assert_eq!(e.open_order_count(), 0);
-        let pos = e.positions_of(AccountId(0));
-        assert_eq!(pos[0].1.qty, Qty::from_units(10));
-    }
-
-    #[test]
-    fn duplicate_and_bad_inputs_reject() {
-        let mut e = engine();
-        let mut out = Vec::new();
-        e.apply(&new_order("a", Side::Buy, 10, Some(5)), 1, &mut out);
-        let d = e
-            .apply(&new_order("a", Side::Buy, 10, Some(5)), 1, &mut out)
-            .unwrap();
-        assert!(matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::Duplicate));
-        let d = e
-            .apply(&new_order("b", Side::Buy, 0, Some(5)), 1, &mut out)
-            .unwrap();
-        assert!(
-            matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::IncorrectQuantity)
-        );
-        let mut bad = new_order("c", Side::Buy, 1, None);
-        if let Event::NewOrder(o) = &mut bad {
-            o.account = AccountId(7);
-        }
-        let d = e.apply(&bad, 1, &mut out).unwrap();
-        assert!(
-            matches!(d.verdict, Verdict::Reject(r) if r.reason == RejectReason::UnknownAccount)
-        );
-        assert_eq!(
-            e.order_count(),
-            4,
-            "rejected requests are recorded as rejected orders"
-        );
-    }
-
-    #[test]
-    fn cancel_paths() {
-        let mut e = engine();
-        let mut out = Vec::new();
-        let d = e
-            .apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out)
-            .unwrap();
-        let cancel = Event::CancelOrder(CancelOrder {
-            account: AccountId(0),
-            target: CancelTarget::ById(d.order),
-        });
-        out.clear();
-        let c = e.apply(&cancel, 2, &mut out).unwrap();
-        assert_eq!(c.verdict, Verdict::Accept);
-        assert_eq!(out, vec![Output::Cancel { order: d.order }]);
-        e.apply(
-            &Event::Venue(VenueReport::Canceled {
-                order: d.order,
-                cause: CancelCause::Requested,
-            }),
-            3,
-            &mut out,
-        );
-        let c = e.apply(&cancel, 4, &mut out).unwrap();
-        assert!(
-            matches!(c.verdict, Verdict::Reject(r) if r.reason == RejectReason::TooLateToCancel)
-        );
-        let wrong_account = Event::CancelOrder(CancelOrder {
-            account: AccountId(1),
-            target: CancelTarget::ById(d.order),
-        });
-        let c = e.apply(&wrong_account, 5, &mut out).unwrap();
-        assert!(matches!(c.verdict, Verdict::Reject(r) if r.reason == RejectReason::UnknownOrder));
-    }
-
-    #[test]
-    fn halt_rejects_new_but_not_cancels() {
-        let mut e = engine();
-        let mut out = Vec::new();
-        let d = e
-            .apply(&new_order("a", Side::Sell, 10, Some(5)), 1, &mut out)
-            .unwrap();
-        e.apply(
-            &Event::Control(Control {
-                kind: ControlKind::HaltTrading,
-            }),
-            2,
-            &mut out,
-        );
-        let n = e
-            .apply(&new_order("b", Side::Sell, 10, Some(5)), 3, &mut out)
-            .unwrap();
-        assert!(
-            matches!(n.verdict, Verdict::Reject(r) if r.reason == RejectReason::KillSwitchActive)
-        );
-        let c = e
-            .apply(
-                &Event::CancelOrder(CancelOrder {
-                    account: AccountId(0),
-                    target: CancelTarget::ById(d.order),
-                }),
-                4,
-                &mut out,
-            )
-            .unwrap();
-        assert_eq!(c.verdict, Verdict::Accept);
-    }
-
-    #[test]
-    fn venue_anomalies_change_nothing() {
-        let mut e = engine();
-        let mut out = Vec::new();
-        e.apply(
-            &Event::Venue(VenueReport::Ack { order: OrderId(9) }),
-            1,
-            &mut out,
-        );
-        let d = e
-            .apply(&new_order("a", Side::Buy, 1, None), 1, &mut out)
-            .unwrap();
-        let before = e.clone();
-        e.apply(
-            &Event::Venue(VenueReport::Fill {
-                order: d.order,
-                exec_id: 1,
-                qty: Qty::from_units(2),
-                px: Px::from_units(1),
-            }),
-            2,
-            &mut out,
-        );
-        assert_eq!(e.order(d.order), before.order(d.order));
-        assert_eq!(e.anomalies().unknown_order_reports, 1);
-        assert_eq!(e.anomalies().overfills, 1);
     }
 }

@@ -8,7 +8,9 @@
 pub mod calendar;
 pub mod chain;
 pub mod engine;
+pub mod limits;
 pub mod pdt;
 pub mod prop;
 
-pub use engine::{Engine, EngineLimits, Output};
+pub use engine::{Engine, EngineLimits, Lock, Output};
+pub use limits::{AccountRisk, AssetClass, EngineConfig, Limits, PdtSettings, SymbolRisk};

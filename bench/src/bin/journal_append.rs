@@ -23,6 +23,7 @@ fn order(i: u64) -> Event {
         limit_px: Some(Px::from_units(190)),
         cl_ord_id: ClOrdId::try_new(&format!("ORD-{i:012}")).expect("valid id"),
         ingress: Ingress::Fix,
+        ext_hours: false,
     })
 }
 

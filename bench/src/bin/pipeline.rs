@@ -43,6 +43,7 @@ fn events(n: usize, tag: &str) -> Vec<Event> {
                 limit_px: Some(Px::from_units(190)),
                 cl_ord_id: ClOrdId::try_new(&format!("{tag}{i}")).expect("valid id"),
                 ingress: Ingress::Binary,
+                ext_hours: false,
             })
         })
         .collect()

@@ -434,7 +434,7 @@ fn open_segment(dir: &Path, index: u64, write_offset: usize) -> Result<Segment, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bulwark_model::{Control, ControlKind, PriceUpdate, Px, SymbolId};
+    use bulwark_model::{Control, PriceUpdate, Px, SymbolId, LEVEL_ADMIN};
 
     fn opts(dir: &Path, durability: Durability) -> JournalOptions {
         JournalOptions {
@@ -559,9 +559,7 @@ mod tests {
         // Replace the directory with a file: the next segment cannot be created.
         std::fs::rename(&jdir, dir.path().join("moved")).unwrap();
         std::fs::write(&jdir, b"not a directory").unwrap();
-        let ev = Event::Control(Control {
-            kind: ControlKind::HaltTrading,
-        });
+        let ev = Event::Control(Control::halt_all(LEVEL_ADMIN));
         let mut failed = None;
         for i in 0..10_000 {
             if let Err(e) = j.append(i, &ev) {

@@ -1,0 +1,255 @@
+//! The engine's order lifecycle, positions, cancels, kill switch and anomaly handling.
+mod common;
+use bulwark_model::*;
+use bulwark_risk::*;
+use common::*;
+
+fn spine() -> Engine {
+    Engine::new(EngineLimits {
+        accounts: 2,
+        symbols: 2,
+        open_orders_max: 100,
+        orders_reserved: 16,
+    })
+}
+
+#[test]
+fn lifecycle_fill_and_position() {
+    let mut e = spine();
+    let mut o = order(Side::Buy, 10, None);
+    o.symbol = 1;
+    let out = apply(
+        &mut e,
+        &Event::Price(PriceUpdate {
+            symbol: SymbolId(1),
+            px: px("100"),
+        }),
+        0,
+    );
+    assert_eq!(out.len(), 1);
+    let d = decide(&mut e, &o.event(), 1);
+    assert_eq!(d.verdict, Verdict::Accept);
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Ack { order: d.order }),
+        2,
+    );
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Fill {
+            order: d.order,
+            exec_id: 1,
+            qty: qty(4),
+            px: px("100"),
+        }),
+        3,
+    );
+    assert_eq!(
+        e.order(d.order).unwrap().status,
+        OrderStatus::PartiallyFilled
+    );
+    assert_eq!(
+        e.working_qty(AccountId(0), SymbolId(1)),
+        (qty(6), Qty::ZERO)
+    );
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Fill {
+            order: d.order,
+            exec_id: 2,
+            qty: qty(6),
+            px: px("110"),
+        }),
+        4,
+    );
+    let o = e.order(d.order).unwrap();
+    assert_eq!(o.status, OrderStatus::Filled);
+    assert_eq!(o.avg_px(), px("106"));
+    assert_eq!(e.open_order_count(), 0);
+    assert_eq!(
+        e.working_qty(AccountId(0), SymbolId(1)),
+        (Qty::ZERO, Qty::ZERO)
+    );
+    assert_eq!(e.positions_of(AccountId(0))[0].1.qty, qty(10));
+}
+
+#[test]
+fn duplicate_and_bad_inputs_reject() {
+    let mut e = spine();
+    let mut a = order(Side::Buy, 10, Some("5"));
+    a.cl = "a".into();
+    e.apply(&a.event(), 1, &mut Vec::new());
+    assert_eq!(
+        reason(&decide(&mut e, &a.event(), 1)),
+        Some(RejectReason::Duplicate)
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &order(Side::Buy, 0, Some("5")).event(), 1)),
+        Some(RejectReason::IncorrectQuantity)
+    );
+    let mut bad = order(Side::Buy, 1, None);
+    bad.account = 7;
+    assert_eq!(
+        reason(&decide(&mut e, &bad.event(), 1)),
+        Some(RejectReason::UnknownAccount)
+    );
+    assert_eq!(
+        e.order_count(),
+        4,
+        "rejected requests are recorded as rejected orders"
+    );
+}
+
+#[test]
+fn cancel_paths() {
+    let mut e = spine();
+    let d = decide(&mut e, &order(Side::Sell, 10, Some("5")).event(), 1);
+    let cancel = Event::CancelOrder(CancelOrder {
+        account: AccountId(0),
+        target: CancelTarget::ById(d.order),
+    });
+    let mut out = Vec::new();
+    let c = e.apply(&cancel, 2, &mut out).unwrap();
+    assert_eq!(c.verdict, Verdict::Accept);
+    assert_eq!(out, vec![Output::Cancel { order: d.order }]);
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Canceled {
+            order: d.order,
+            cause: CancelCause::Requested,
+        }),
+        3,
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &cancel, 4)),
+        Some(RejectReason::TooLateToCancel)
+    );
+    let wrong = Event::CancelOrder(CancelOrder {
+        account: AccountId(1),
+        target: CancelTarget::ById(d.order),
+    });
+    assert_eq!(
+        reason(&decide(&mut e, &wrong, 5)),
+        Some(RejectReason::UnknownOrder)
+    );
+    assert_eq!(
+        e.working_qty(AccountId(0), SymbolId(0)),
+        (Qty::ZERO, Qty::ZERO)
+    );
+}
+
+#[test]
+fn global_halt_rejects_new_but_not_cancels() {
+    let mut e = spine();
+    let d = decide(&mut e, &order(Side::Sell, 10, Some("5")).event(), 1);
+    decide(&mut e, &Event::Control(Control::halt_all(LEVEL_ADMIN)), 2);
+    assert!(e.is_halted());
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Sell, 10, Some("5")).event(),
+            3
+        )),
+        Some(RejectReason::KillSwitchActive)
+    );
+    let cancel = Event::CancelOrder(CancelOrder {
+        account: AccountId(0),
+        target: CancelTarget::ById(d.order),
+    });
+    assert_eq!(decide(&mut e, &cancel, 4).verdict, Verdict::Accept);
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &Event::Control(Control::resume_all(LEVEL_TRADER)),
+            5
+        )),
+        Some(RejectReason::ResetDenied)
+    );
+    assert_eq!(
+        decide(&mut e, &Event::Control(Control::resume_all(LEVEL_ADMIN)), 6).verdict,
+        Verdict::Accept
+    );
+    assert!(!e.is_halted());
+}
+
+#[test]
+fn venue_anomalies_change_nothing() {
+    let mut e = spine();
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Ack { order: OrderId(9) }),
+        1,
+    );
+    let d = decide(&mut e, &order(Side::Buy, 1, Some("1")).event(), 1);
+    let before = e.clone();
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Fill {
+            order: d.order,
+            exec_id: 1,
+            qty: qty(2),
+            px: px("1"),
+        }),
+        2,
+    );
+    assert_eq!(e.order(d.order), before.order(d.order));
+    assert_eq!(e.anomalies().unknown_order_reports, 1);
+    assert_eq!(e.anomalies().overfills, 1);
+}
+
+#[test]
+fn tp_5() {
+    let mut e = engine_with(
+        vec![account(Limits {
+            price_floor: Some(px("1.50")),
+            ..Limits::default()
+        })],
+        1,
+    );
+    price(&mut e, 0, "1.49", T0);
+    let d = decide(&mut e, &order(Side::Buy, 100, Some("1.49")).event(), T0);
+    assert_eq!(reason(&d), Some(RejectReason::PriceFloor));
+    price(&mut e, 0, "1.50", T0 + SEC);
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 100, Some("1.50")).event(),
+            T0 + SEC
+        )),
+        None
+    );
+}
+
+#[test]
+fn cash_accounts_need_buying_power() {
+    let mut a = account(Limits::default());
+    a.margin = false;
+    a.initial_balance = usd("10000");
+    let mut e = engine_with(vec![a], 1);
+    price(&mut e, 0, "100", T0);
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 101, Some("100")).event(),
+            T0
+        )),
+        Some(RejectReason::BuyingPower)
+    );
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 60, Some("100")).event(),
+            T0
+        )),
+        None
+    );
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 41, Some("99")).event(),
+            T0
+        )),
+        Some(RejectReason::BuyingPower),
+        "working orders use cash too"
+    );
+}
