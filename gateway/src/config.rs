@@ -36,6 +36,10 @@ pub struct GatewaySection {
     pub reply_timeout_ms: u64,
     pub idle_spin_us: u64,
     pub tokio_worker_threads: usize,
+    /// Extra or replacement calendar files (the shipped ones are compiled in).
+    pub calendars_dir: Option<PathBuf>,
+    /// Extra or replacement prop-firm templates (the shipped ones are compiled in).
+    pub prop_firms_dir: Option<PathBuf>,
 }
 
 impl Default for GatewaySection {
@@ -50,6 +54,8 @@ impl Default for GatewaySection {
             reply_timeout_ms: 2_000,
             idle_spin_us: 50,
             tokio_worker_threads: 2,
+            calendars_dir: None,
+            prop_firms_dir: None,
         }
     }
 }
@@ -112,9 +118,100 @@ impl Default for PaperSection {
     }
 }
 
+pub use bulwark_risk::prop::Dec;
+
+/// A limits profile (`[limits.NAME]`); accounts name one, or get `[limits.default]`, or the spec defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LimitsSection {
+    pub max_order_qty: Option<Dec>,
+    pub max_notional_usd: Option<Dec>,
+    pub market_buffer_bp: u32,
+    pub collar_bp: u32,
+    pub collar_low_price_bp: u32,
+    pub collar_low_price_max: Dec,
+    pub reference_max_age_ms: u64,
+    pub max_position: Option<Dec>,
+    pub credit_limit_usd: Option<Dec>,
+    pub dup_window_ms: u64,
+    pub throttle_orders_max: u32,
+    pub throttle_window_ms: u64,
+    pub throttle_breaches_to_kill: u32,
+    pub throttle_breach_window_ms: u64,
+    pub wash: bool,
+    pub price_floor: Option<Dec>,
+    pub enforce_hours: bool,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_order_qty: None,
+            max_notional_usd: None,
+            market_buffer_bp: 300,
+            collar_bp: 500,
+            collar_low_price_bp: 1_000,
+            collar_low_price_max: Dec(bulwark_model::Px::from_units(1)),
+            reference_max_age_ms: 5_000,
+            max_position: None,
+            credit_limit_usd: None,
+            dup_window_ms: 1_000,
+            throttle_orders_max: 50,
+            throttle_window_ms: 1_000,
+            throttle_breaches_to_kill: 3,
+            throttle_breach_window_ms: 60_000,
+            wash: true,
+            price_floor: None,
+            enforce_hours: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountType {
+    Cash,
+    #[default]
+    Margin,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GroupSection {
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct AccountSection {
     pub name: String,
+    /// Limits profile name (default: `[limits.default]` if present, else the spec defaults).
+    #[serde(default)]
+    pub limits: Option<String>,
+    #[serde(default, rename = "type")]
+    pub account_type: AccountType,
+    #[serde(default)]
+    pub initial_balance_usd: Option<Dec>,
+    /// Account group (firm) for group kill switches.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Prop-firm template name (config/prop-firms/NAME.toml).
+    #[serde(default)]
+    pub prop_firm: Option<String>,
+    /// Apply US day-trading rules (legacy PDT protection until the broker switches).
+    #[serde(default)]
+    pub pdt: bool,
+    /// Date (YYYY-MM-DD) from which the broker applies the intraday-margin regime (Alpaca: 2026-06-04).
+    #[serde(default)]
+    pub broker_pdt_switch_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetClassName {
+    #[default]
+    Equity,
+    Option,
+    Future,
+    Crypto,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -126,6 +223,25 @@ pub struct SymbolSection {
     /// Most decimals a price may carry (2 = cents).
     #[serde(default = "default_px_decimals")]
     pub px_decimals: u32,
+    /// Trading calendar (config/calendars/NAME.toml); `ALWAYS` is always open.
+    #[serde(default = "default_calendar")]
+    pub calendar: String,
+    #[serde(default)]
+    pub asset_class: AssetClassName,
+    /// Contract multiplier (1 for shares; 50 for ES).
+    #[serde(default = "default_multiplier")]
+    pub multiplier: u32,
+    /// On the restricted list: new orders are refused.
+    #[serde(default)]
+    pub restricted: bool,
+}
+
+fn default_calendar() -> String {
+    "ALWAYS".to_string()
+}
+
+fn default_multiplier() -> u32 {
+    1
 }
 
 fn default_px_decimals() -> u32 {
@@ -139,6 +255,8 @@ pub struct Config {
     pub paper: PaperSection,
     pub accounts: Vec<AccountSection>,
     pub symbols: Vec<SymbolSection>,
+    pub limits: std::collections::BTreeMap<String, LimitsSection>,
+    pub groups: Vec<GroupSection>,
 }
 
 impl Config {
@@ -383,13 +501,36 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut paper = PaperSection::default();
     let mut accounts = Vec::new();
     let mut symbols = Vec::new();
+    let mut groups = Vec::new();
+    let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
         let path = vec![key(&name)];
         match name.as_str() {
             "gateway" => gateway = l.section(path, value).unwrap_or_default(),
             "journal" => journal = l.section(path, value).unwrap_or_default(),
             "paper" => paper = l.section(path, value).unwrap_or_default(),
-            "accounts" | "symbols" => {
+            "limits" => {
+                let DeValue::Table(t) = value.get_ref() else {
+                    l.push(
+                        Some(span),
+                        &path,
+                        "must be a table of profiles ([limits.NAME])",
+                    );
+                    continue;
+                };
+                let profiles: Vec<(String, Spanned<DeValue<'_>>)> = t
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().to_string(), v.clone()))
+                    .collect();
+                for (pname, v) in profiles {
+                    let mut p = path.clone();
+                    p.push(key(&pname));
+                    if let Some(sec) = l.section::<LimitsSection>(p, v) {
+                        limits.insert(pname, sec);
+                    }
+                }
+            }
+            "accounts" | "symbols" | "groups" => {
                 let DeValue::Array(items) = value.get_ref() else {
                     l.push(Some(span), &path, "must be an array of tables ([[...]])");
                     continue;
@@ -401,6 +542,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                         if let Some(a) = l.section::<AccountSection>(p, item.clone()) {
                             accounts.push((i, a));
                         }
+                    } else if name == "groups" {
+                        if let Some(g) = l.section::<GroupSection>(p, item.clone()) {
+                            groups.push((i, g));
+                        }
                     } else if let Some(s) = l.section::<SymbolSection>(p, item.clone()) {
                         symbols.push((i, s));
                     }
@@ -410,6 +555,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
     validate(&mut l, &gateway, &journal, &paper, &accounts, &symbols);
+    validate_risk(&mut l, &gateway, &limits, &groups, &accounts, &symbols);
     if !l.errors.is_empty() {
         l.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(l.errors));
@@ -420,6 +566,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         paper,
         accounts: accounts.into_iter().map(|(_, a)| a).collect(),
         symbols: symbols.into_iter().map(|(_, s)| s).collect(),
+        limits,
+        groups: groups.into_iter().map(|(_, g)| g).collect(),
     })
 }
 
@@ -622,6 +770,199 @@ fn validate(
     }
 }
 
+fn validate_risk(
+    l: &mut Loader<'_>,
+    g: &GatewaySection,
+    limits: &std::collections::BTreeMap<String, LimitsSection>,
+    groups: &[(usize, GroupSection)],
+    accounts: &[(usize, AccountSection)],
+    symbols: &[(usize, SymbolSection)],
+) {
+    // Calendar and firm data: shipped plus the configured directories. Their own errors name their files.
+    let calendars = match crate::risk_setup::calendars(g.calendars_dir.as_deref()) {
+        Ok(c) => c.iter().map(|c| c.name().to_string()).collect::<Vec<_>>(),
+        Err(errs) => {
+            for e in errs {
+                l.errors.push(ConfigError {
+                    file: e.file,
+                    line: e.line,
+                    key: String::new(),
+                    message: e.message,
+                });
+            }
+            Vec::new()
+        }
+    };
+    let firms = match crate::risk_setup::firm_templates(g.prop_firms_dir.as_deref()) {
+        Ok(f) => f.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        Err(errs) => {
+            for e in errs {
+                l.errors.push(ConfigError {
+                    file: e.file,
+                    line: e.line,
+                    key: String::new(),
+                    message: e.message,
+                });
+            }
+            Vec::new()
+        }
+    };
+    let at = |l: &mut Loader<'_>, segs: &[Seg], msg: String| {
+        let span = l.span_of(segs);
+        l.push(span, segs, msg);
+    };
+    for (name, p) in limits {
+        let k = |f: &str| [key("limits"), key(name), key(f)];
+        let positive = |d: &Option<Dec>| d.is_none_or(|d| d.0.raw() > 0);
+        for (f, ok) in [
+            ("max_order_qty", positive(&p.max_order_qty)),
+            ("max_notional_usd", positive(&p.max_notional_usd)),
+            ("max_position", positive(&p.max_position)),
+            ("credit_limit_usd", positive(&p.credit_limit_usd)),
+            ("price_floor", positive(&p.price_floor)),
+        ] {
+            if !ok {
+                at(
+                    l,
+                    &k(f),
+                    "must be greater than zero (leave it out to switch the limit off)".into(),
+                );
+            }
+        }
+        for (f, v) in [
+            ("collar_bp", p.collar_bp),
+            ("collar_low_price_bp", p.collar_low_price_bp),
+            ("market_buffer_bp", p.market_buffer_bp),
+        ] {
+            if v > 10_000 {
+                at(
+                    l,
+                    &k(f),
+                    format!("{v} is out of range; allowed 0 to 10000 basis points"),
+                );
+            }
+        }
+        if p.throttle_orders_max > 100_000 {
+            at(
+                l,
+                &k("throttle_orders_max"),
+                format!(
+                    "{} is out of range; allowed 0 to 100000",
+                    p.throttle_orders_max
+                ),
+            );
+        }
+        if p.throttle_orders_max > 0 && p.throttle_window_ms == 0 {
+            at(
+                l,
+                &k("throttle_window_ms"),
+                "must be positive when throttle_orders_max is set".into(),
+            );
+        }
+        if p.throttle_breaches_to_kill > 1_000 {
+            at(
+                l,
+                &k("throttle_breaches_to_kill"),
+                "is out of range; allowed 0 to 1000".into(),
+            );
+        }
+        if p.throttle_breaches_to_kill > 0 && p.throttle_breach_window_ms == 0 {
+            at(
+                l,
+                &k("throttle_breach_window_ms"),
+                "must be positive when throttle_breaches_to_kill is set".into(),
+            );
+        }
+        if let (Some(q), Some(pos)) = (p.max_order_qty, p.max_position) {
+            if q.0 > pos.0 {
+                at(
+                    l,
+                    &k("max_order_qty"),
+                    format!(
+                        "{} exceeds max_position {}: no such order could ever pass",
+                        q.0, pos.0
+                    ),
+                );
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, gr) in groups {
+        if !valid_name(&gr.name, b"") || !seen.insert(gr.name.clone()) {
+            at(
+                l,
+                &[key("groups"), Seg::Index(*i), key("name")],
+                format!("`{}` is not a valid, unique group name", gr.name),
+            );
+        }
+    }
+    for (i, a) in accounts {
+        let k = |f: &str| [key("accounts"), Seg::Index(*i), key(f)];
+        if let Some(name) = &a.limits {
+            if !limits.contains_key(name) {
+                let known: Vec<&str> = limits.keys().map(String::as_str).collect();
+                at(
+                    l,
+                    &k("limits"),
+                    format!(
+                        "unknown limits profile `{name}` (defined: {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(gname) = &a.group {
+            if !groups.iter().any(|(_, x)| &x.name == gname) {
+                at(l, &k("group"), format!("unknown group `{gname}`"));
+            }
+        }
+        if let Some(f) = &a.prop_firm {
+            if !firms.is_empty() && !firms.contains(f) {
+                at(
+                    l,
+                    &k("prop_firm"),
+                    format!("unknown prop firm `{f}` (known: {})", firms.join(", ")),
+                );
+            }
+        }
+        if let Some(b) = a.initial_balance_usd {
+            if b.0.raw() < 0 {
+                at(l, &k("initial_balance_usd"), "must not be negative".into());
+            }
+        }
+        if let Some(d) = &a.broker_pdt_switch_date {
+            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                at(
+                    l,
+                    &k("broker_pdt_switch_date"),
+                    format!("`{d}` is not a date like 2026-06-04"),
+                );
+            }
+        }
+    }
+    for (i, s) in symbols {
+        let k = |f: &str| [key("symbols"), Seg::Index(*i), key(f)];
+        if !calendars.is_empty() && !calendars.contains(&s.calendar) {
+            at(
+                l,
+                &k("calendar"),
+                format!(
+                    "unknown calendar `{}` (known: {})",
+                    s.calendar,
+                    calendars.join(", ")
+                ),
+            );
+        }
+        if s.multiplier == 0 || s.multiplier > 1_000_000 {
+            at(
+                l,
+                &k("multiplier"),
+                format!("{} is out of range; allowed 1 to 1000000", s.multiplier),
+            );
+        }
+    }
+}
+
 /// Loads a file from disk, or the embedded default when `path` is `None`.
 pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigErrors> {
     match path {
@@ -710,6 +1051,73 @@ x = 1
             );
         }
         assert_eq!(errs.len(), want.len(), "{}", shown.join("\n"));
+    }
+
+    #[test]
+    fn risk_names_and_impossible_limits_are_errors_with_lines() {
+        let text = r#"
+[limits.tight]
+max_order_qty = 100
+max_position = 10
+collar_bp = 20000
+throttle_window_ms = 0
+max_notional_usd = 0
+
+[[groups]]
+name = "F"
+
+[[accounts]]
+name = "A"
+limits = "loose"
+group = "G"
+prop_firm = "acme-100k"
+broker_pdt_switch_date = "June"
+
+[[symbols]]
+name = "X"
+calendar = "MOON"
+multiplier = 0
+"#;
+        let errs = load_str("r.toml", text).unwrap_err().0;
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        for (prefix, line) in [
+            (
+                "r.toml:3: limits.tight.max_order_qty: 100 exceeds max_position 10",
+                3,
+            ),
+            ("r.toml:5: limits.tight.collar_bp: 20000 is out of range", 5),
+            (
+                "r.toml:6: limits.tight.throttle_window_ms: must be positive",
+                6,
+            ),
+            (
+                "r.toml:7: limits.tight.max_notional_usd: must be greater than zero",
+                7,
+            ),
+            (
+                "r.toml:14: accounts[0].limits: unknown limits profile `loose`",
+                14,
+            ),
+            ("r.toml:15: accounts[0].group: unknown group `G`", 15),
+            (
+                "r.toml:16: accounts[0].prop_firm: unknown prop firm `acme-100k`",
+                16,
+            ),
+            ("r.toml:17: accounts[0].broker_pdt_switch_date:", 17),
+            (
+                "r.toml:21: symbols[0].calendar: unknown calendar `MOON`",
+                21,
+            ),
+            ("r.toml:22: symbols[0].multiplier: 0 is out of range", 22),
+        ] {
+            assert!(
+                errs.iter()
+                    .any(|e| e.line == line && e.to_string().starts_with(prefix)),
+                "missing `{prefix}` in:\n{}",
+                shown.join("\n")
+            );
+        }
+        assert_eq!(errs.len(), 10, "{}", shown.join("\n"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod journal;
 pub mod notify;
+pub mod risk_setup;
 pub mod sequencer;
 pub mod server;
 pub mod tools;

@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, Remap};
 use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
 use bulwark_adapters::{StampedReport, VenueCommand};
 use bulwark_model::*;
-use bulwark_risk::{Engine, EngineLimits, Output};
+use bulwark_risk::{Engine, Output};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -91,13 +91,13 @@ pub struct SequencerOptions {
     pub venue_ring_capacity: usize,
 }
 
-/// Replays the journal into a fresh engine, checking every journaled decision against the one this build makes.
+/// Replays the journal into `engine` (fresh from its configuration), checking every journaled decision against
+/// the one this build makes.
 pub fn recover(
     options: JournalOptions,
     catalog: &Catalog,
-    limits: EngineLimits,
+    mut engine: Engine,
 ) -> Result<(Journal, Engine, RecoveryReport), JournalError> {
-    let mut engine = Engine::new(limits);
     let mut remap: Option<Remap> = None;
     let mut expected: Option<(u64, Decision)> = None;
     let mut scratch = Vec::new();

@@ -6,17 +6,15 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::journal::JournalOptions;
+use crate::risk_setup::DayBoundary;
 use crate::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
 use anyhow::{bail, Context};
 use bulwark_adapters::paper::{PaperConfig, PaperVenue};
 use bulwark_model::{Event, Timer};
-use bulwark_risk::EngineLimits;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Orders the engine reserves room for at start.
-const ORDERS_RESERVED: usize = 1 << 16;
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// Holds the exclusive lock on a data dir for as long as it lives.
@@ -44,15 +42,6 @@ pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<DataDirLock> {
     Ok(DataDirLock { _file: file })
 }
 
-pub fn engine_limits(config: &Config, catalog: &Catalog) -> EngineLimits {
-    EngineLimits {
-        accounts: catalog.account_count(),
-        symbols: catalog.symbol_count(),
-        open_orders_max: config.gateway.open_orders_max,
-        orders_reserved: ORDERS_RESERVED,
-    }
-}
-
 pub fn journal_options(config: &Config) -> JournalOptions {
     JournalOptions {
         dir: config.journal_dir(),
@@ -66,10 +55,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.gateway.data_dir)?;
     let catalog = Arc::new(Catalog::from_config(&config));
     let started = std::time::Instant::now();
+    let (engine_config, boundaries) = crate::risk_setup::engine_config(&config, &catalog)?;
     let (journal, engine, report) = sequencer::recover(
         journal_options(&config),
         &catalog,
-        engine_limits(&config, &catalog),
+        bulwark_risk::Engine::with_config(engine_config),
     )
     .context("journal recovery failed; the gateway will not start")?;
     if let Some(torn) = &report.torn_tail {
@@ -154,7 +144,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             listener.local_addr()?,
             journal_dir.display()
         );
-        tokio::spawn(day_roll_timer(timer_tx));
+        tokio::spawn(day_roll_timer(timer_tx, boundaries));
         if let Some(interval) = crate::notify::watchdog_interval() {
             tokio::spawn(watchdog(status.clone(), interval));
         }
@@ -179,25 +169,74 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends a day-roll timer event at every UTC midnight (the spine's trading day; calendars refine it later).
-async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>) {
-    loop {
-        let now = http::now_ns();
-        let next_midnight = (now / NS_PER_DAY + 1) * NS_PER_DAY;
-        tokio::time::sleep(Duration::from_nanos((next_midnight - now) as u64)).await;
-        let day = (next_midnight / NS_PER_DAY) as u32;
+/// The trading day that began at the last occurrence of `b` at or before `now_ns`, and the instant (ns) of the
+/// next occurrence. A boundary after noon starts the next calendar day's trading day (17:00 CT belongs to
+/// tomorrow); one before noon starts its own calendar day.
+pub fn boundary_days(b: DayBoundary, now_ns: i64) -> (u32, i64) {
+    use chrono::TimeZone;
+    let now = b.tz.timestamp_nanos(now_ns);
+    let at = |date: chrono::NaiveDate| -> i64 {
+        let t =
+            chrono::NaiveTime::from_hms_opt(b.minute / 60, b.minute % 60, 0).expect("valid minute");
+        let local = date.and_time(t);
+        b.tz.from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                b.tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map_or(0, |d| d.timestamp_nanos_opt().unwrap_or(0))
+    };
+    let today = now.date_naive();
+    let (last_date, next_ns) = if at(today) <= now_ns {
+        (today, at(today + chrono::Duration::days(1)))
+    } else {
+        (today - chrono::Duration::days(1), at(today))
+    };
+    let trading_date = if b.minute >= 12 * 60 {
+        last_date + chrono::Duration::days(1)
+    } else {
+        last_date
+    };
+    (
+        bulwark_risk::calendar::days_from_epoch(trading_date) as u32,
+        next_ns,
+    )
+}
+
+/// Announces the current trading day of every boundary at start (so days missed while stopped are rolled),
+/// then a day-roll event at each boundary as it passes. The engine ignores a day it has already seen.
+async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>, boundaries: Vec<DayBoundary>) {
+    let send = |day: u32, boundary: u16| {
         let msg = Inbound::Request {
             ts_ns: http::now_ns(),
-            event: Event::Timer(Timer::DayRoll { day, boundary: 0 }),
+            event: Event::Timer(Timer::DayRoll { day, boundary }),
             reply: None,
         };
-        // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.
         let tx = inbound.clone();
-        let sent =
-            tokio::task::spawn_blocking(move || tx.send_timeout(msg, Duration::from_secs(60)))
-                .await;
-        if !matches!(sent, Ok(Ok(()))) {
-            tracing::error!("could not deliver the day-roll timer for day {day}");
+        // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.
+        tokio::task::spawn_blocking(move || tx.send_timeout(msg, Duration::from_secs(60)))
+    };
+    for (i, b) in boundaries.iter().enumerate() {
+        let (day, _) = boundary_days(*b, http::now_ns());
+        let _ = send(day, i as u16).await;
+    }
+    loop {
+        let now = http::now_ns();
+        let (i, next_ns) = boundaries
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i, boundary_days(*b, now).1))
+            .min_by_key(|(_, n)| *n)
+            .unwrap_or((0, now + NS_PER_DAY));
+        tokio::time::sleep(Duration::from_nanos(
+            (next_ns - now).max(0) as u64 + 1_000_000,
+        ))
+        .await;
+        let (day, _) = boundary_days(boundaries[i], http::now_ns());
+        match send(day, i as u16).await {
+            Ok(Ok(())) => tracing::info!(boundary = i, day, "trading day rolled"),
+            _ => tracing::error!("could not deliver the day-roll timer for boundary {i}"),
         }
     }
 }

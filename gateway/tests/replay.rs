@@ -121,7 +121,8 @@ fn to_event(i: &Input) -> Option<Event> {
 /// Runs one boot: recover, restore the venue, apply `inputs` live, stop. Returns the live engine.
 fn boot(opts: &JournalOptions, inputs: &[Input], seed: u64) -> Engine {
     let cat = catalog();
-    let (journal, engine, _) = sequencer::recover(opts.clone(), &cat, limits()).expect("recovers");
+    let (journal, engine, _) =
+        sequencer::recover(opts.clone(), &cat, Engine::new(limits())).expect("recovers");
     let (in_tx, in_rx) = crossbeam_channel::bounded(4096);
     let (v_tx, v_rx) = crossbeam_channel::bounded(4096);
     let (r_tx, r_rx) = crossbeam_channel::bounded(4096);
@@ -167,7 +168,7 @@ fn boot(opts: &JournalOptions, inputs: &[Input], seed: u64) -> Engine {
 }
 
 fn replayed(opts: &JournalOptions) -> Engine {
-    sequencer::recover(opts.clone(), &catalog(), limits())
+    sequencer::recover(opts.clone(), &catalog(), Engine::new(limits()))
         .expect("replays")
         .1
 }

@@ -58,7 +58,8 @@ fn start(dir: &Path, venue_ring: usize) -> Running {
         open_orders_max: 100_000,
         orders_reserved: 16,
     };
-    let (journal, engine, _) = sequencer::recover(opts, &catalog(), limits).unwrap();
+    let (journal, engine, _) =
+        sequencer::recover(opts, &catalog(), bulwark_risk::Engine::new(limits)).unwrap();
     let (tx, in_rx) = crossbeam_channel::bounded(1024);
     let (v_tx, venue_rx) = crossbeam_channel::bounded(venue_ring);
     let (r_tx, r_rx) = crossbeam_channel::bounded(16);
@@ -132,7 +133,7 @@ fn full_venue_ring_answers_busy_and_journals_nothing() {
             durability: Durability::Sync,
         },
         &catalog(),
-        *engine.limits(),
+        bulwark_risk::Engine::new(*engine.limits()),
     )
     .unwrap();
     assert_eq!(

@@ -458,14 +458,14 @@ mod tests {
         (
             prop::sample::select(RuleId::ALL.to_vec()),
             prop::sample::select(RejectReason::ALL.to_vec()),
-            0u8..5,
+            0u8..9,
             any::<i64>(),
             any::<i64>(),
         )
             .prop_map(|(rule, reason, m, observed, limit)| Reject {
                 rule,
                 reason,
-                measure: Measure::from_u8(m).expect("0..5 are measures"),
+                measure: Measure::from_u8(m).expect("0..9 are measures"),
                 observed,
                 limit,
             })

@@ -257,6 +257,8 @@ pub enum Measure {
     Session = 6,
     /// Basis points (1/100 of a percent).
     Bp = 7,
+    /// `observed` = the id of the order that makes the conflict.
+    Order = 8,
 }
 
 impl Measure {
@@ -284,6 +286,7 @@ impl Measure {
             Self::AgeMs => "age_ms",
             Self::Session => "session",
             Self::Bp => "bp",
+            Self::Order => "order",
         }
     }
 }
@@ -328,9 +331,12 @@ impl Reject {
 
     fn render(measure: Measure, raw: i64) -> String {
         match measure {
-            Measure::Count | Measure::None | Measure::AgeMs | Measure::Bp | Measure::Session => {
-                raw.to_string()
-            }
+            Measure::Count
+            | Measure::None
+            | Measure::AgeMs
+            | Measure::Bp
+            | Measure::Session
+            | Measure::Order => raw.to_string(),
             Measure::Qty => Qty::from_raw(raw).to_string(),
             Measure::Px | Measure::Money => Px::from_raw(raw).to_string(),
         }
@@ -358,6 +364,8 @@ impl Reject {
                 d / 100 % 100,
                 d % 100
             );
+        } else if self.measure == Measure::Order {
+            let _ = write!(out, "working order {}", self.observed);
         } else if self.measure != Measure::None {
             let _ = write!(
                 out,

@@ -71,7 +71,9 @@ fn gateway_pipeline(orders: usize, dir: &std::path::Path) -> Pipeline {
         segment_bytes: 1 << 30,
         durability: Durability::None,
     };
-    let (journal, engine, _) = sequencer::recover(opts, &catalog, limits).expect("journal opens");
+    let (journal, engine, _) =
+        sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits))
+            .expect("journal opens");
     let (tx, in_rx) = crossbeam_channel::bounded(RING);
     let (v_tx, rx) = crossbeam_channel::bounded(RING);
     let (r_tx, r_rx) = crossbeam_channel::bounded(16);

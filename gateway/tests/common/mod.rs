@@ -26,6 +26,13 @@ durability = "{durability}"
 interval_ms = 2
 segment_bytes = 1048576
 
+# Risk limits that stay out of the way of a load test: no throttle, no staleness, no duplicate window.
+[limits.default]
+throttle_orders_max = 0
+reference_max_age_ms = 0
+dup_window_ms = 0
+wash = false
+
 [[accounts]]
 name = "DEMO-1"
 [[accounts]]
