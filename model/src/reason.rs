@@ -272,6 +272,7 @@ impl Measure {
             Self::AgeMs,
             Self::Session,
             Self::Bp,
+            Self::Order,
         ]
         .into_iter()
         .find(|m| *m as u8 == v)
