@@ -383,14 +383,11 @@ impl Calendar {
         self.trading_days.binary_search(&day).is_ok()
     }
 
-    /// The `n` trading days ending with `day` (inclusive when `day` is a trading day), newest first.
-    pub fn trading_days_back(&self, day: i32, n: usize) -> Vec<i32> {
+    /// The `n` trading days ending with `day` (inclusive when `day` is a trading day), oldest first.
+    /// A slice of the precomputed table: no allocation.
+    pub fn trading_days_back(&self, day: i32, n: usize) -> &[i32] {
         let idx = self.trading_days.partition_point(|d| *d <= day);
-        self.trading_days[idx.saturating_sub(n)..idx]
-            .iter()
-            .rev()
-            .copied()
-            .collect()
+        &self.trading_days[idx.saturating_sub(n)..idx]
     }
 }
 
@@ -634,12 +631,12 @@ mod tests {
         let d = |y, m, dd| days_from_epoch(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
         assert_eq!(
             x.trading_days_back(d(2026, 4, 6), 5),
-            vec![
-                d(2026, 4, 6),
-                d(2026, 4, 2),
-                d(2026, 4, 1),
+            [
+                d(2026, 3, 30),
                 d(2026, 3, 31),
-                d(2026, 3, 30)
+                d(2026, 4, 1),
+                d(2026, 4, 2),
+                d(2026, 4, 6)
             ]
         );
     }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod limits;
 pub mod pdt;
 pub mod prop;
+pub mod symbol_rules;
 
 pub use engine::{Engine, EngineLimits, Lock, Output};
 pub use limits::{AccountRisk, AssetClass, EngineConfig, Limits, PdtSettings, SymbolRisk};

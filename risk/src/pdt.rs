@@ -121,8 +121,8 @@ pub fn window_sum(
 ) -> u32 {
     calendar
         .trading_days_back(day, window)
-        .into_iter()
-        .map(per_day)
+        .iter()
+        .map(|d| per_day(*d))
         .sum()
 }
 

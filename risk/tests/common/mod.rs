@@ -6,7 +6,7 @@ use bulwark_risk::*;
 pub const SEC: i64 = 1_000_000_000;
 pub const MS: i64 = 1_000_000;
 /// 2026-11-20 15:00:00 UTC, a Friday (markets open), used as "now" unless a test says otherwise.
-pub const T0: i64 = 1_795_705_200 * SEC;
+pub const T0: i64 = 1_795_186_800 * SEC;
 
 pub fn px(s: &str) -> Px {
     Px::parse(s).unwrap()
