@@ -6,7 +6,7 @@
 //! a storm of breaches trips the account's kill switch, which also cancels its working orders.
 
 use crate::calendar::{date_from_days, hours_allow};
-use crate::engine::{Engine, Output, RecentOrder, RECENT_ORDERS};
+use crate::engine::{Engine, Output, RecentOrder};
 use crate::limits::AssetClass;
 use crate::pdt::{pdt_mode, pdt_protect_rejects, PdtParams, ProtectInput};
 use bulwark_model::*;
@@ -30,7 +30,7 @@ impl Engine {
             Some(r) => Verdict::Reject(r),
             None => {
                 let acct = &mut self.accounts[o.account.0 as usize];
-                let slot = acct.recent_next % RECENT_ORDERS;
+                let slot = acct.recent_next % acct.recent.len();
                 acct.recent[slot] = Some(RecentOrder {
                     ts_ns,
                     symbol: o.symbol,
@@ -133,14 +133,18 @@ impl Engine {
             return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
         }
         if limits.dup_window_ns > 0 {
-            let dup = acct.recent.iter().flatten().any(|r| {
-                ts_ns - r.ts_ns < limits.dup_window_ns
-                    && r.symbol == o.symbol
-                    && r.side == o.side
-                    && r.ord_type == o.ord_type
-                    && r.qty == o.qty
-                    && r.limit_px == o.limit_px
-            });
+            // Newest first, stopping at the first entry outside the window.
+            let n = acct.recent.len();
+            let dup = (1..=n.min(acct.recent_next))
+                .map(|k| acct.recent[(acct.recent_next - k) % n])
+                .map_while(|r| r.filter(|r| ts_ns - r.ts_ns < limits.dup_window_ns))
+                .any(|r| {
+                    r.symbol == o.symbol
+                        && r.side == o.side
+                        && r.ord_type == o.ord_type
+                        && r.qty == o.qty
+                        && r.limit_px == o.limit_px
+                });
             if dup {
                 return Some(Reject::with(
                     RuleId::Dup,
@@ -163,7 +167,11 @@ impl Engine {
             if in_window >= max as usize {
                 acct.breaches.push(ts_ns);
                 if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
-                    acct.kill_level = Some(LEVEL_SYSTEM);
+                    // Resettable by a risk officer: a storm is an operating event, not a rule failure.
+                    acct.kill_level = Some(
+                        acct.kill_level
+                            .map_or(LEVEL_RISK_OFFICER, |l| l.max(LEVEL_RISK_OFFICER)),
+                    );
                     let account = o.account;
                     self.cancel_all(|w| w.account == account, ts_ns, out);
                 }

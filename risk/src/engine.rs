@@ -91,7 +91,9 @@ pub(crate) struct RecentOrder {
     pub limit_px: Option<Px>,
 }
 
-pub(crate) const RECENT_ORDERS: usize = 32;
+/// Fewest accepted orders the duplicate window remembers per account; with a throttle it remembers
+/// `throttle_max` (no more orders than that can be accepted inside a throttle window).
+pub(crate) const RECENT_ORDERS_MIN: usize = 32;
 
 /// Why an account is locked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -118,7 +120,7 @@ pub(crate) struct AccountState {
     pub abs_lots: u64,
     /// Σ working leaves x order price (limit, or reference for market orders).
     pub working_value: Notional,
-    pub recent: [Option<RecentOrder>; RECENT_ORDERS],
+    pub recent: Vec<Option<RecentOrder>>,
     pub recent_next: usize,
     pub throttle: TimeRing,
     pub breaches: TimeRing,
@@ -148,6 +150,9 @@ pub struct Engine {
     pub(crate) calendars: Vec<Calendar>,
     pub(crate) limits: EngineLimits,
     pub(crate) orders: Vec<Order>,
+    /// The price each order's working value is counted at (limit, or the reference when it was accepted), so
+    /// adding and removing it from an account's working value use the same number.
+    pub(crate) valuation_px: Vec<Px>,
     pub(crate) cl_ord_index: HashMap<(AccountId, ClOrdId), OrderId>,
     pub(crate) books: HashMap<(AccountId, SymbolId), Book>,
     pub(crate) accounts: Vec<AccountState>,
@@ -228,7 +233,7 @@ impl Engine {
                 exposure: Notional::ZERO,
                 abs_lots: 0,
                 working_value: Notional::ZERO,
-                recent: [None; RECENT_ORDERS],
+                recent: vec![None; RECENT_ORDERS_MIN.max(risk.limits.throttle_max as usize)],
                 recent_next: 0,
                 throttle: TimeRing::new(risk.limits.throttle_max as usize),
                 breaches: TimeRing::new(risk.limits.throttle_breaches_to_kill as usize),
@@ -243,6 +248,11 @@ impl Engine {
         Engine {
             limits,
             orders: prefaulted(config.orders_reserved),
+            valuation_px: {
+                let mut v = vec![Px::ZERO; config.orders_reserved];
+                v.clear();
+                v
+            },
             cl_ord_index: HashMap::with_capacity_and_hasher(
                 config.orders_reserved,
                 Default::default(),
@@ -383,6 +393,11 @@ impl Engine {
 
     fn insert_order(&mut self, o: &NewOrder, ts_ns: i64, verdict: Verdict) -> OrderId {
         let id = OrderId(self.orders.len() as u64 + 1);
+        let valuation = o
+            .limit_px
+            .or_else(|| self.ref_px(o.symbol))
+            .unwrap_or(Px::ZERO);
+        self.valuation_px.push(valuation);
         let (status, reject) = match verdict {
             Verdict::Accept => (OrderStatus::PendingNew, None),
             Verdict::Reject(r) => (OrderStatus::Rejected, Some(r)),
@@ -433,12 +448,9 @@ impl Engine {
         out.push(Output::Submit(order));
     }
 
-    /// Value of `qty` of `order` at its limit price, or at the reference price for market orders.
+    /// Value of `qty` of `order` at its valuation price (limit, or the reference when it was accepted).
     pub(crate) fn order_value(&self, order: &Order, qty: Qty) -> Notional {
-        let px = order
-            .limit_px
-            .or_else(|| self.ref_px(order.symbol))
-            .unwrap_or(Px::ZERO);
+        let px = self.valuation_px[(order.id.0 - 1) as usize];
         let mult = self
             .config_symbols
             .get(order.symbol.0 as usize)
