@@ -194,3 +194,132 @@ proptest! {
         prop_assert_eq!(&replayed(&opts), &live);
     }
 }
+
+/// Replay reproduces every decision of a configured engine (calendars, limits, prop floors, PDT) across day
+/// boundaries and the 2026-03-08 US DST change: the journal is replayed into a fresh engine and each
+/// journaled decision is re-checked by `recover`; the replayed state equals the live one.
+#[test]
+fn replay_reproduces_decisions_across_day_boundaries_and_dst() {
+    use bulwark_gateway::config;
+    use bulwark_gateway::risk_setup;
+    let text = r#"
+[limits.default]
+max_order_qty = 100
+reference_max_age_ms = 0
+throttle_orders_max = 3
+[[accounts]]
+name = "A"
+pdt = true
+initial_balance_usd = 20000
+[[accounts]]
+name = "P"
+prop_firm = "ftmo-2step-100k"
+[[symbols]]
+name = "AAPL"
+calendar = "XNYS"
+"#;
+    let cfg = config::load_str("dst.toml", text).expect("config");
+    let cat = Catalog::from_config(&cfg);
+    let (engine_cfg, _) = risk_setup::engine_config(&cfg, &cat).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = JournalOptions {
+        dir: dir.path().join("journal"),
+        segment_bytes: 64 << 10,
+        durability: Durability::None,
+    };
+    let (journal, engine, _) =
+        sequencer::recover(opts.clone(), &cat, Engine::with_config(engine_cfg.clone())).unwrap();
+    let (in_tx, in_rx) = crossbeam_channel::bounded(4096);
+    let (v_tx, v_rx) = crossbeam_channel::bounded(4096);
+    let (r_tx, r_rx) = crossbeam_channel::bounded(4096);
+    let paper = PaperVenue::new(PaperConfig::default());
+    let venue = std::thread::spawn(move || bulwark_adapters::run_venue(paper, v_rx, r_tx, || 1));
+    let mut seq = Sequencer::new(
+        journal,
+        engine,
+        in_rx,
+        r_rx,
+        v_tx,
+        SequencerOptions {
+            idle_spin: Duration::from_micros(10),
+            venue_ring_capacity: 4096,
+        },
+        Arc::new(SharedStatus::default()),
+        Default::default(),
+    );
+    seq.boot(&cat, 0).unwrap();
+    let run = std::thread::spawn(move || seq.run());
+    const H: i64 = 3_600_000_000_000;
+    // 2026-03-05 00:00 UTC, then every 30 minutes for 6 days: across the weekend and the Sunday 2026-03-08
+    // switch to EDT, so the NYSE open moves from 14:30 to 13:30 UTC.
+    let start = 1_772_668_800_000_000_000i64;
+    let mut n = 0;
+    for step in 0..(6 * 48) {
+        let ts = start + step * H / 2;
+        if step % 48 == 0 {
+            let day = (ts / (24 * H)) as u32;
+            for boundary in 0..2u16 {
+                in_tx
+                    .send(Inbound::Request {
+                        ts_ns: ts,
+                        event: Event::Timer(Timer::DayRoll { day, boundary }),
+                        reply: None,
+                    })
+                    .unwrap();
+            }
+        }
+        in_tx
+            .send(Inbound::Request {
+                ts_ns: ts,
+                event: Event::Price(PriceUpdate {
+                    symbol: SymbolId(0),
+                    px: Px::from_units(100 + (step % 7)),
+                }),
+                reply: None,
+            })
+            .unwrap();
+        for account in 0..2u32 {
+            n += 1;
+            let event = Event::NewOrder(NewOrder {
+                account: AccountId(account),
+                symbol: SymbolId(0),
+                side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
+                ord_type: if n % 3 == 0 {
+                    OrdType::Market
+                } else {
+                    OrdType::Limit
+                },
+                tif: Tif::Day,
+                qty: Qty::from_units(1 + n % 150),
+                limit_px: if n % 3 == 0 {
+                    None
+                } else {
+                    Some(Px::from_units(100 + (n % 5) - 2))
+                },
+                cl_ord_id: ClOrdId::try_new(&format!("o{n}")).unwrap(),
+                ingress: Ingress::Rest,
+                ext_hours: n % 4 == 0,
+            });
+            in_tx
+                .send(Inbound::Request {
+                    ts_ns: ts + 1,
+                    event,
+                    reply: None,
+                })
+                .unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    in_tx.send(Inbound::Shutdown).unwrap();
+    let live = run.join().unwrap();
+    venue.join().unwrap();
+    let decided: Vec<_> = live
+        .orders()
+        .filter(|o| o.reject.map(|r| r.reason) == Some(RejectReason::MarketClosed))
+        .collect();
+    assert!(!decided.is_empty(), "some orders fell outside market hours");
+    assert!(live.orders().any(|o| o.reject.is_none()), "and some inside");
+    let (_, replayed, _) = sequencer::recover(opts, &cat, Engine::with_config(engine_cfg))
+        .expect("replay re-checks every decision");
+    assert_eq!(replayed, live);
+}
