@@ -325,12 +325,7 @@ impl Engine {
                 let today = cal.session_at(ts_ns).trade_day;
                 let mode = pdt_mode(today, acct.risk.pdt.broker_switch_day);
                 let window = cal.trading_days_back(today, 5);
-                let today_count: u32 = acct
-                    .held
-                    .iter()
-                    .filter_map(|s| self.books.get(&(o.account, *s)))
-                    .map(|b| b.day.count())
-                    .sum();
+                let today_count = acct.day_trades_today;
                 let past: u32 = acct
                     .day_trades
                     .iter()

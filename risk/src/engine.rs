@@ -132,6 +132,8 @@ pub(crate) struct AccountState {
     /// The trading day the books' day-trade counters belong to.
     pub current_day: i32,
     pub trades_today: u32,
+    /// Day trades so far today across the account's books (kept incrementally).
+    pub day_trades_today: u32,
 }
 
 /// Per (account, symbol): position, working quantities and working orders.
@@ -163,6 +165,8 @@ pub struct Engine {
     pub(crate) group_kill: Vec<Option<u8>>,
     pub(crate) days: Vec<u32>,
     pub(crate) anomalies: Anomalies,
+    /// Prop accounts that have traded each symbol: the ones a price update re-marks.
+    pub(crate) prop_holders: Vec<Vec<AccountId>>,
 }
 
 /// An empty order table whose reserved memory has been touched once, so that the first orders after start do
@@ -242,6 +246,7 @@ impl Engine {
                 day_trades_next: 0,
                 current_day: 0,
                 trades_today: 0,
+                day_trades_today: 0,
                 risk,
             })
             .collect();
@@ -268,6 +273,7 @@ impl Engine {
             group_kill: vec![None; config.groups],
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
+            prop_holders: vec![Vec::new(); limits.symbols],
             config_symbols: config.symbols,
             calendars: config.calendars,
         }
@@ -444,6 +450,9 @@ impl Engine {
         book.working.push(id);
         if !acct.held.contains(&order.symbol) {
             acct.held.push(order.symbol);
+            if acct.risk.prop.is_some() {
+                self.prop_holders[order.symbol.0 as usize].push(order.account);
+            }
         }
         out.push(Output::Submit(order));
     }
@@ -599,7 +608,9 @@ impl Engine {
         let book = self.books.entry((order.account, order.symbol)).or_default();
         let before = book.position;
         book.position.apply_fill(order.side, qty, px);
+        let day_trades_before = book.day.count();
         book.day.on_fill(order.side, qty.raw());
+        acct.day_trades_today += book.day.count() - day_trades_before;
         let after = book.position;
         let realized =
             Notional::from_raw((after.realized_pnl - before.realized_pnl).raw() * i128::from(mult));
@@ -641,13 +652,12 @@ impl Engine {
         acct.balance + upnl
     }
 
-    /// Re-marks prop accounts holding `symbol` (all prop accounts when `None`) and acts on breaches.
+    /// Re-marks the prop accounts that trade `symbol` and acts on breaches.
     fn mark_prop_accounts(&mut self, symbol: Option<SymbolId>, ts_ns: i64, out: &mut Vec<Output>) {
-        for i in 0..self.accounts.len() {
-            let a = &self.accounts[i];
-            if a.risk.prop.is_some() && symbol.is_none_or(|s| a.held.contains(&s)) {
-                self.mark_prop_account(AccountId(i as u32), ts_ns, out);
-            }
+        let Some(symbol) = symbol else { return };
+        for k in 0..self.prop_holders[symbol.0 as usize].len() {
+            let account = self.prop_holders[symbol.0 as usize][k];
+            self.mark_prop_account(account, ts_ns, out);
         }
     }
 
@@ -828,6 +838,7 @@ impl Engine {
             acct.day_trades_next += 1;
             acct.current_day = day as i32;
             acct.trades_today = 0;
+            acct.day_trades_today = 0;
             acct.sod_equity = equity;
             if acct.lock == Some(Lock::UntilDayBoundary) {
                 acct.lock = None;
@@ -845,5 +856,76 @@ impl Engine {
         let orders = &self.orders;
         self.cl_ord_index
             .retain(|_, id| orders[(id.0 - 1) as usize].status.is_working());
+    }
+}
+
+/// How much room an account has left before each limit (for the control plane and dashboards).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Headroom {
+    pub killed: bool,
+    pub lock: Option<Lock>,
+    pub balance: Notional,
+    pub equity: Notional,
+    /// Credit limit minus gross exposure (positions at cost plus working orders); `None` without a limit.
+    pub credit_room: Option<Notional>,
+    /// Cash accounts: cash left for buys.
+    pub cash_room: Option<Notional>,
+    /// Orders that may still enter in the current throttle window; `None` without a throttle.
+    pub throttle_room: Option<u32>,
+    /// Per symbol the account trades: room to buy and to sell before the position limit.
+    pub position_room: Vec<(SymbolId, Option<Qty>, Option<Qty>)>,
+    /// Per prop floor: its name, value and equity minus the floor.
+    pub floors: Vec<(String, Notional, Notional)>,
+}
+
+impl Engine {
+    /// Headroom of `account` at `ts_ns`.
+    pub fn headroom(&self, account: AccountId, ts_ns: i64) -> Option<Headroom> {
+        let acct = self.accounts.get(account.0 as usize)?;
+        let l = &acct.risk.limits;
+        let equity = self.equity(account);
+        let gross = acct.exposure + acct.working_value;
+        let position_room = acct
+            .held
+            .iter()
+            .map(|s| {
+                let b = self.books.get(&(account, *s));
+                let pos = b.map_or(0, |b| b.position.qty.raw());
+                let (wb, ws) = b.map_or((0, 0), |b| (b.working_buy.raw(), b.working_sell.raw()));
+                let buy = l
+                    .max_position
+                    .map(|m| Qty::from_raw((m.raw() - (pos + wb)).max(0)));
+                let sell = l
+                    .max_position
+                    .map(|m| Qty::from_raw((m.raw() + (pos - ws)).max(0)));
+                (*s, buy, sell)
+            })
+            .collect();
+        let floors = acct
+            .risk
+            .prop
+            .as_ref()
+            .map(|p| {
+                p.floors
+                    .iter()
+                    .map(|f| (f.name.clone(), f.value, equity - f.value))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Headroom {
+            killed: acct.kill_level.is_some() || self.global_kill.is_some(),
+            lock: acct.lock,
+            balance: acct.balance,
+            equity,
+            credit_room: l.credit_limit.map(|c| c - gross),
+            cash_room: (!acct.risk.margin && acct.risk.initial_balance.raw() > 0)
+                .then(|| acct.balance - gross),
+            throttle_room: (l.throttle_max > 0).then(|| {
+                l.throttle_max
+                    .saturating_sub(acct.throttle.count_since(ts_ns - l.throttle_window_ns) as u32)
+            }),
+            position_room,
+            floors,
+        })
     }
 }

@@ -253,3 +253,33 @@ fn cash_accounts_need_buying_power() {
         "working orders use cash too"
     );
 }
+
+#[test]
+fn headroom_reports_room_before_each_limit() {
+    let mut a = account(Limits {
+        max_position: Some(qty(1_000)),
+        credit_limit: Some(usd("100000")),
+        throttle_max: 10,
+        ..Limits::default()
+    });
+    a.margin = false;
+    a.initial_balance = usd("50000");
+    let mut e = engine_with(vec![a], 1);
+    price(&mut e, 0, "50", T0);
+    let d = decide(&mut e, &order(Side::Buy, 200, Some("50")).event(), T0);
+    fill(&mut e, d.order, 200, "50", T0);
+    decide(&mut e, &order(Side::Buy, 100, Some("49")).event(), T0 + MS);
+    let h = e.headroom(AccountId(0), T0 + 2 * MS).unwrap();
+    assert_eq!(
+        h.position_room,
+        vec![(SymbolId(0), Some(qty(700)), Some(qty(1_200)))]
+    );
+    assert_eq!(
+        h.credit_room,
+        Some(usd("85100")),
+        "100,000 - 10,000 at cost - 4,900 working"
+    );
+    assert_eq!(h.cash_room, Some(usd("35100")));
+    assert_eq!(h.throttle_room, Some(8));
+    assert!(!h.killed);
+}
