@@ -377,31 +377,36 @@ impl Engine {
                 ));
             }
         }
-        // WASH: could the order trade against the account's own working orders?
+        // WASH: could the order trade against the account's own working orders? O(1) through the book's
+        // wash index; only a reject looks up which order it would meet, for the message.
         if limits.wash {
-            if let Some(b) = book {
-                for id in &b.working {
-                    let w = &self.orders[(id.0 - 1) as usize];
-                    if w.side == o.side || w.ingress == Ingress::Risk {
-                        continue;
-                    }
-                    let crosses = match (w.limit_px, o.limit_px) {
-                        (Some(wp), Some(op)) => match o.side {
-                            Side::Buy => op >= wp,
-                            Side::Sell => wp >= op,
-                        },
-                        _ => true,
-                    };
-                    if crosses {
-                        return Some(Reject::with(
-                            RuleId::Wash,
-                            RejectReason::Wash,
-                            Measure::Count,
-                            w.id.0 as i64,
-                            0,
-                        ));
-                    }
-                }
+            let (account, symbol) = (o.account, o.symbol);
+            if self
+                .wash_index(account, symbol)
+                .is_some_and(|w| w.crosses(o.side, o.limit_px))
+            {
+                let against = self.books.get(&(account, symbol)).and_then(|b| {
+                    b.working.iter().copied().find(|id| {
+                        let w = &self.orders[(id.0 - 1) as usize];
+                        w.side != o.side
+                            && w.ingress != Ingress::Risk
+                            && match (w.limit_px, o.limit_px) {
+                                (Some(wp), Some(op)) => match o.side {
+                                    Side::Buy => op >= wp,
+                                    Side::Sell => wp >= op,
+                                },
+                                _ => true,
+                            }
+                    })
+                });
+                let id = against.map_or(0, |id| id.0 as i64);
+                return Some(Reject::with(
+                    RuleId::Wash,
+                    RejectReason::Wash,
+                    Measure::Order,
+                    id,
+                    0,
+                ));
             }
         }
         if self.open_orders >= self.limits.open_orders_max {

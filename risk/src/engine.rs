@@ -91,9 +91,17 @@ pub(crate) struct RecentOrder {
     pub limit_px: Option<Px>,
 }
 
-/// Fewest accepted orders the duplicate window remembers per account; with a throttle it remembers
-/// `throttle_max` (no more orders than that can be accepted inside a throttle window).
-pub(crate) const RECENT_ORDERS_MIN: usize = 32;
+/// Accepted orders the identical-order window remembers per account: `throttle_max` clamped to 8..=64, or 32
+/// without a throttle. The window is exact while an account cannot get more than that many orders accepted
+/// inside one duplicate window (true whenever `throttle_max <= 64` and the duplicate window is no longer than
+/// the throttle window); the bound keeps per-account memory small at 10,000 accounts.
+pub(crate) fn recent_orders_len(throttle_max: u32) -> usize {
+    if throttle_max == 0 {
+        32
+    } else {
+        (throttle_max as usize).clamp(8, 64)
+    }
+}
 
 /// Why an account is locked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -144,6 +152,49 @@ pub(crate) struct Book {
     pub working_sell: Qty,
     pub working: Vec<OrderId>,
     pub day: DayTradeCounter,
+    pub wash: WashIndex,
+}
+
+/// What the wash check needs about a book's working client orders, kept so the check is O(1): the highest
+/// working buy limit, the lowest working sell limit, and how many market orders work on each side. Removing
+/// the order that holds an extreme marks it stale; it is recomputed from the working list when next needed.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct WashIndex {
+    pub buy_max: Option<Px>,
+    pub sell_min: Option<Px>,
+    pub market_buys: u32,
+    pub market_sells: u32,
+    pub stale: bool,
+}
+
+impl WashIndex {
+    pub(crate) fn add(&mut self, o: &Order) {
+        match (o.side, o.limit_px) {
+            (Side::Buy, None) => self.market_buys += 1,
+            (Side::Sell, None) => self.market_sells += 1,
+            (Side::Buy, Some(p)) => self.buy_max = Some(self.buy_max.map_or(p, |m| m.max(p))),
+            (Side::Sell, Some(p)) => self.sell_min = Some(self.sell_min.map_or(p, |m| m.min(p))),
+        }
+    }
+    pub(crate) fn remove(&mut self, o: &Order) {
+        match (o.side, o.limit_px) {
+            (Side::Buy, None) => self.market_buys -= 1,
+            (Side::Sell, None) => self.market_sells -= 1,
+            (Side::Buy, Some(p)) => self.stale |= self.buy_max == Some(p),
+            (Side::Sell, Some(p)) => self.stale |= self.sell_min == Some(p),
+        }
+    }
+    /// Whether `side` at `px` (None = market) could trade against the opposite working orders.
+    pub(crate) fn crosses(&self, side: Side, px: Option<Px>) -> bool {
+        match side {
+            Side::Buy => {
+                self.market_sells > 0 || self.sell_min.is_some_and(|s| px.is_none_or(|p| p >= s))
+            }
+            Side::Sell => {
+                self.market_buys > 0 || self.buy_max.is_some_and(|b| px.is_none_or(|p| b >= p))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,7 +288,7 @@ impl Engine {
                 exposure: Notional::ZERO,
                 abs_lots: 0,
                 working_value: Notional::ZERO,
-                recent: vec![None; RECENT_ORDERS_MIN.max(risk.limits.throttle_max as usize)],
+                recent: vec![None; recent_orders_len(risk.limits.throttle_max)],
                 recent_next: 0,
                 throttle: TimeRing::new(risk.limits.throttle_max as usize),
                 breaches: TimeRing::new(risk.limits.throttle_breaches_to_kill as usize),
@@ -440,7 +491,17 @@ impl Engine {
         let value = self.order_value(&order, order.qty);
         let acct = &mut self.accounts[order.account.0 as usize];
         acct.working_value = acct.working_value + value;
-        let book = self.books.entry((order.account, order.symbol)).or_default();
+        // A new book is the first order of the account in the symbol: that is when it joins `held`.
+        let book = match self.books.entry((order.account, order.symbol)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                acct.held.push(order.symbol);
+                if acct.risk.prop.is_some() {
+                    self.prop_holders[order.symbol.0 as usize].push(order.account);
+                }
+                v.insert(Book::default())
+            }
+        };
         match order.side {
             Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() + order.qty.raw()),
             Side::Sell => {
@@ -448,11 +509,8 @@ impl Engine {
             }
         }
         book.working.push(id);
-        if !acct.held.contains(&order.symbol) {
-            acct.held.push(order.symbol);
-            if acct.risk.prop.is_some() {
-                self.prop_holders[order.symbol.0 as usize].push(order.account);
-            }
+        if order.ingress != Ingress::Risk {
+            book.wash.add(&order);
         }
         out.push(Output::Submit(order));
     }
@@ -483,6 +541,9 @@ impl Engine {
             if finished {
                 if let Some(i) = book.working.iter().position(|w| *w == id) {
                     book.working.swap_remove(i);
+                }
+                if order.ingress != Ingress::Risk {
+                    book.wash.remove(&order);
                 }
             }
         }
@@ -622,6 +683,27 @@ impl Engine {
             + (after.qty.raw().unsigned_abs() / unit as u64);
         acct.trades_today += u32::from(order.cum_qty == qty);
         self.mark_prop_account(order.account, ts_ns, out);
+    }
+
+    /// The wash index of a book, recomputed from its working orders first if an extreme left it.
+    pub(crate) fn wash_index(
+        &mut self,
+        account: AccountId,
+        symbol: SymbolId,
+    ) -> Option<&WashIndex> {
+        let orders = &self.orders;
+        let book = self.books.get_mut(&(account, symbol))?;
+        if book.wash.stale {
+            let mut fresh = WashIndex::default();
+            for id in &book.working {
+                let o = &orders[(id.0 - 1) as usize];
+                if o.ingress != Ingress::Risk {
+                    fresh.add(o);
+                }
+            }
+            book.wash = fresh;
+        }
+        Some(&book.wash)
     }
 
     /// Equity of an account: balance plus open P&L marked to reference prices (average price when none).
