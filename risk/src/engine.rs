@@ -71,12 +71,21 @@ impl TimeRing {
             self.head = (self.head + 1) % cap;
         }
     }
-    /// Entries newer than `since` (the ring keeps only the last `capacity`).
+    /// Entries newer than `since` (the ring keeps only the last `capacity`). Entries are pushed in sequencer
+    /// order, whose timestamps do not decrease within an edge, so a binary search finds the window's start:
+    /// O(log capacity) whatever the rate.
     pub(crate) fn count_since(&self, since: i64) -> usize {
         let cap = self.buf.len();
-        (0..self.len)
-            .filter(|i| self.buf[(self.head + i) % cap] > since)
-            .count()
+        let (mut lo, mut hi) = (0usize, self.len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.buf[(self.head + mid) % cap] > since {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        self.len - lo
     }
 }
 
