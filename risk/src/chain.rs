@@ -351,6 +351,51 @@ impl Engine {
                     closes_opened_today: closes_today,
                     opposite_working,
                 };
+                if mode == crate::pdt::PdtMode::IntradayMargin && !input.exempt {
+                    // IMR-PRECHECK (house approximation, §1.6): positions at cost plus working orders
+                    // plus this order, against equity at cost (the realized balance).
+                    let working_sell = acct.working_value - acct.working_buy_value;
+                    let before = (
+                        acct.long_cost + acct.working_buy_value,
+                        acct.short_cost + working_sell,
+                    );
+                    let after = match (o.side, reduces) {
+                        (Side::Buy, false) => (before.0 + value, before.1),
+                        (Side::Sell, false) => (before.0, before.1 + value),
+                        (Side::Buy, true) => (
+                            before.0,
+                            Notional::from_raw((before.1 - value).raw().max(0)),
+                        ),
+                        (Side::Sell, true) => (
+                            Notional::from_raw((before.0 - value).raw().max(0)),
+                            before.1,
+                        ),
+                    };
+                    // The reject reads "required > available": the requirement (or minimum equity) against equity.
+                    let refusal = match crate::pdt::imr_check(
+                        &crate::pdt::ImrParams::default(),
+                        acct.balance,
+                        before,
+                        after,
+                    ) {
+                        Ok(()) => None,
+                        Err(crate::pdt::ImrRefusal::BelowMinimumEquity(equity, minimum)) => {
+                            Some((minimum, equity))
+                        }
+                        Err(crate::pdt::ImrRefusal::Deficit(required, equity)) => {
+                            Some((required, equity))
+                        }
+                    };
+                    if let Some((required, equity)) = refusal {
+                        return Some(Reject::with(
+                            RuleId::Imr,
+                            RejectReason::IntradayMarginDeficit,
+                            Measure::Money,
+                            clamp_i64(required.raw()),
+                            clamp_i64(equity.raw()),
+                        ));
+                    }
+                }
                 if pdt_protect_rejects(&PdtParams::default(), &input) {
                     return Some(Reject::with(
                         RuleId::Pdt,

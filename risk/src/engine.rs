@@ -137,6 +137,11 @@ pub(crate) struct AccountState {
     pub abs_lots: u64,
     /// Σ working leaves x order price (limit, or reference for market orders).
     pub working_value: Notional,
+    /// The buy-side part of `working_value` (the sell side is the rest), for the intraday margin precheck.
+    pub working_buy_value: Notional,
+    /// Σ position x average price of long positions and of short positions (absolute), at cost.
+    pub long_cost: Notional,
+    pub short_cost: Notional,
     pub recent: Vec<Option<RecentOrder>>,
     pub recent_next: usize,
     pub throttle: TimeRing,
@@ -297,6 +302,9 @@ impl Engine {
                 exposure: Notional::ZERO,
                 abs_lots: 0,
                 working_value: Notional::ZERO,
+                working_buy_value: Notional::ZERO,
+                long_cost: Notional::ZERO,
+                short_cost: Notional::ZERO,
                 recent: vec![None; recent_orders_len(risk.limits.throttle_max)],
                 recent_next: 0,
                 throttle: TimeRing::new(risk.limits.throttle_max as usize),
@@ -500,6 +508,9 @@ impl Engine {
         let value = self.order_value(&order, order.qty);
         let acct = &mut self.accounts[order.account.0 as usize];
         acct.working_value = acct.working_value + value;
+        if order.side == Side::Buy {
+            acct.working_buy_value = acct.working_buy_value + value;
+        }
         // A new book is the first order of the account in the symbol: that is when it joins `held`.
         let book = match self.books.entry((order.account, order.symbol)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -540,6 +551,9 @@ impl Engine {
         let value = self.order_value(&order, qty);
         let acct = &mut self.accounts[order.account.0 as usize];
         acct.working_value = acct.working_value - value;
+        if order.side == Side::Buy {
+            acct.working_buy_value = acct.working_buy_value - value;
+        }
         if let Some(book) = self.books.get_mut(&(order.account, order.symbol)) {
             match order.side {
                 Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() - qty.raw()),
@@ -685,6 +699,17 @@ impl Engine {
         let realized =
             Notional::from_raw((after.realized_pnl - before.realized_pnl).raw() * i128::from(mult));
         acct.balance = acct.balance + realized;
+        let cost = |p: &Position| Notional::of(p.qty.abs(), p.avg_px);
+        let (long_delta, short_delta) = match (before.qty.raw().signum(), after.qty.raw().signum())
+        {
+            (b, a) => {
+                let l = |sgn: i64, p: &Position| if sgn > 0 { cost(p) } else { Notional::ZERO };
+                let sh = |sgn: i64, p: &Position| if sgn < 0 { cost(p) } else { Notional::ZERO };
+                (l(a, &after) - l(b, &before), sh(a, &after) - sh(b, &before))
+            }
+        };
+        acct.long_cost = acct.long_cost + long_delta;
+        acct.short_cost = acct.short_cost + short_delta;
         acct.exposure = acct.exposure - Notional::of(before.qty.abs(), before.avg_px)
             + Notional::of(after.qty.abs(), after.avg_px);
         let unit = FIXED_SCALE;

@@ -405,3 +405,64 @@ fn pt_9() {
         Some(RejectReason::Wash)
     );
 }
+
+fn xnys() -> bulwark_risk::calendar::Calendar {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/calendars/XNYS.toml"
+    ))
+    .unwrap();
+    bulwark_risk::calendar::Calendar::new(&toml::from_str(&text).unwrap()).unwrap()
+}
+
+/// IMR-1 and IMR-2 through the chain: a margin account at a broker already in the intraday-margin regime,
+/// equity 10,000, rate 25%: working buys of 40,000 are fine, 40,004 is one dollar of deficit too many.
+#[test]
+fn imr_in_the_chain() {
+    let a = AccountRisk {
+        limits: Limits {
+            dup_window_ns: 0,
+            enforce_hours: false,
+            ..Limits::default()
+        },
+        margin: true,
+        initial_balance: usd("10000"),
+        pdt: PdtSettings {
+            enabled: true,
+            broker_switch_day: Some(20_608),
+            calendar: Some(0),
+        },
+        ..AccountRisk::default()
+    };
+    let mut e = Engine::with_config(EngineConfig {
+        accounts: vec![a],
+        symbols: vec![SymbolRisk::default(); 2],
+        calendars: vec![xnys()],
+        groups: 0,
+        open_orders_max: 100,
+        orders_reserved: 16,
+    });
+    price(&mut e, 0, "100", T0);
+    price(&mut e, 1, "4", T0);
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 400, Some("100")).event(),
+            T0
+        )),
+        None,
+        "IMR-1: requirement 10,000 = equity"
+    );
+    let mut more = order(Side::Buy, 1, Some("4"));
+    more.symbol = 1;
+    let d = decide(&mut e, &more.event(), T0);
+    assert_eq!(
+        reason(&d),
+        Some(RejectReason::IntradayMarginDeficit),
+        "IMR-2"
+    );
+    let Verdict::Reject(r) = d.verdict else {
+        unreachable!()
+    };
+    assert_eq!(r.detail(), "value=10001>max=10000");
+}
