@@ -283,3 +283,24 @@ fn headroom_reports_room_before_each_limit() {
     assert_eq!(h.throttle_room, Some(8));
     assert!(!h.killed);
 }
+
+#[test]
+fn day_orders_are_canceled_at_the_day_roll_and_gtc_orders_stay() {
+    let mut e = engine_with(vec![account(Limits::default())], 1);
+    price(&mut e, 0, "10", T0);
+    let mut day = order(Side::Buy, 5, Some("9.90"));
+    day.tif = Tif::Day;
+    let d = decide(&mut e, &day.event(), T0);
+    let g = decide(&mut e, &order(Side::Buy, 6, Some("9.80")).event(), T0);
+    let out = apply(
+        &mut e,
+        &Event::Timer(Timer::DayRoll {
+            day: 20_413,
+            boundary: 0,
+        }),
+        T0 + SEC,
+    );
+    assert_eq!(out, vec![Output::Cancel { order: d.order }]);
+    assert_eq!(e.order(d.order).unwrap().status, OrderStatus::PendingCancel);
+    assert_eq!(e.order(g.order).unwrap().status, OrderStatus::PendingNew);
+}
