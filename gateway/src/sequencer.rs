@@ -161,6 +161,7 @@ pub struct Sequencer {
     outputs: Vec<Output>,
     replies: Vec<(ReplyTx, Answer)>,
     halted: Option<String>,
+    venue_free_at_batch: usize,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -195,6 +196,7 @@ impl Sequencer {
             outputs: Vec::with_capacity(BATCH_INPUTS_MAX * 2),
             replies: Vec::with_capacity(BATCH_INPUTS_MAX),
             halted: None,
+            venue_free_at_batch: 0,
         }
     }
 
@@ -216,10 +218,10 @@ impl Sequencer {
             .store(self.journal.next_seq(), Ordering::Relaxed);
     }
 
+    /// Room left on the venue ring for this batch's outputs. The ring's length is read once per batch
+    /// (`venue_free_at_batch`): reading it per request costs a cross-core cache miss each time.
     fn venue_room(&self) -> usize {
-        self.options
-            .venue_ring_capacity
-            .saturating_sub(self.venue.len() + self.outputs.len())
+        self.venue_free_at_batch.saturating_sub(self.outputs.len())
     }
 
     fn halt(&mut self, e: &JournalError) {
@@ -242,6 +244,7 @@ impl Sequencer {
     }
 
     fn on_request(&mut self, ts_ns: i64, event: Event, reply: Option<ReplyTx>) {
+        let wants_answer = reply.is_some();
         let answer = if let Some(reason) = &self.halted {
             Answer::Unavailable(reason.clone())
         } else if self.venue_room() == 0 || !self.restore.is_empty() {
@@ -250,7 +253,11 @@ impl Sequencer {
             match self.process(ts_ns, &event) {
                 Ok(Some(decision)) => Answer::Decided {
                     decision,
-                    order: self.engine.order(decision.order).copied(),
+                    order: if wants_answer {
+                        self.engine.order(decision.order).copied()
+                    } else {
+                        None
+                    },
                 },
                 Ok(None) => Answer::Applied,
                 Err(e) => {
@@ -360,6 +367,10 @@ impl Sequencer {
         while !shutdown {
             self.status.loop_turns.fetch_add(1, Ordering::Relaxed);
             self.feed_restore();
+            self.venue_free_at_batch = self
+                .options
+                .venue_ring_capacity
+                .saturating_sub(self.venue.len());
             let mut n = 0;
             while n < BATCH_INPUTS_MAX {
                 match self.reports.try_recv() {
