@@ -705,51 +705,21 @@ fn validate(
             format!("more than {SYMBOLS_MAX} symbols"),
         );
     }
-    let mut seen = std::collections::HashMap::new();
-    for (i, a) in accounts {
-        let segs = [key("accounts"), Seg::Index(*i), key("name")];
-        if !valid_name(&a.name, b"") {
-            let span = l.span_of(&segs);
-            l.push(
-                span,
-                &segs,
-                format!(
-                    "`{}` is not a valid account name (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . -)",
-                    a.name
-                ),
-            );
-        }
-        if let Some(first) = seen.insert(a.name.clone(), *i) {
-            let span = l.span_of(&segs);
-            l.push(
-                span,
-                &segs,
-                format!("duplicate account `{}` (also accounts[{first}])", a.name),
-            );
-        }
-    }
-    let mut seen = std::collections::HashMap::new();
+    check_names(
+        l,
+        "accounts",
+        accounts.iter().map(|(i, a)| (*i, a.name.as_str())),
+        b"",
+        "account",
+    );
+    check_names(
+        l,
+        "symbols",
+        symbols.iter().map(|(i, s)| (*i, s.name.as_str())),
+        b":/!",
+        "symbol",
+    );
     for (i, s) in symbols {
-        let segs = [key("symbols"), Seg::Index(*i), key("name")];
-        if !valid_name(&s.name, b":/!") {
-            let span = l.span_of(&segs);
-            l.push(
-                span,
-                &segs,
-                format!(
-                    "`{}` is not a valid symbol (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . - : / !)",
-                    s.name
-                ),
-            );
-        }
-        if let Some(first) = seen.insert(s.name.clone(), *i) {
-            let span = l.span_of(&segs);
-            l.push(
-                span,
-                &segs,
-                format!("duplicate symbol `{}` (also symbols[{first}])", s.name),
-            );
-        }
         for (field, v) in [
             ("qty_decimals", s.qty_decimals),
             ("px_decimals", s.px_decimals),
@@ -766,6 +736,36 @@ fn validate(
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Names in `[[section]]` entries must be well formed and unique.
+fn check_names<'n>(
+    l: &mut Loader<'_>,
+    section: &str,
+    names: impl Iterator<Item = (usize, &'n str)>,
+    extra_chars: &[u8],
+    what: &str,
+) {
+    let allowed = String::from_utf8_lossy(extra_chars)
+        .chars()
+        .map(|c| format!(" {c}"))
+        .collect::<String>();
+    let mut seen = std::collections::HashMap::new();
+    for (i, name) in names {
+        let segs = [key(section), Seg::Index(i), key("name")];
+        if !valid_name(name, extra_chars) {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, format!("`{name}` is not a valid {what} name (1-{NAME_LEN_MAX} of A-Z a-z 0-9 _ . -{allowed})"));
+        }
+        if let Some(first) = seen.insert(name.to_string(), i) {
+            let span = l.span_of(&segs);
+            l.push(
+                span,
+                &segs,
+                format!("duplicate {what} `{name}` (also {section}[{first}])"),
+            );
         }
     }
 }

@@ -238,6 +238,24 @@ fn account_of(s: &AppState, name: &str) -> Result<AccountId, ApiError> {
     })
 }
 
+fn symbol_of<'a>(
+    s: &'a AppState,
+    name: &str,
+) -> Result<(SymbolId, &'a crate::catalog::SymbolSpec), ApiError> {
+    let id = s.catalog.symbol(name).ok_or_else(|| {
+        ApiError::unprocessable(
+            "UNKNOWN_SYMBOL",
+            format!("symbol `{name}` is not configured"),
+        )
+    })?;
+    Ok((
+        id,
+        s.catalog
+            .symbol_spec(id)
+            .expect("resolved symbol has a spec"),
+    ))
+}
+
 /// Puts a message on the inbound ring without ever blocking.
 fn enqueue(s: &AppState, msg: Inbound) -> Result<(), ApiError> {
     match s.inbound.try_send(msg) {
@@ -382,16 +400,7 @@ fn enum_field<T: Copy>(
 
 fn validate_order(s: &AppState, b: OrderBody) -> Result<NewOrder, ApiError> {
     let account = account_of(s, &b.account)?;
-    let symbol = s.catalog.symbol(&b.symbol).ok_or_else(|| {
-        ApiError::unprocessable(
-            "UNKNOWN_SYMBOL",
-            format!("symbol `{}` is not configured", b.symbol),
-        )
-    })?;
-    let spec = s
-        .catalog
-        .symbol_spec(symbol)
-        .expect("resolved symbol has a spec");
+    let (symbol, spec) = symbol_of(s, &b.symbol)?;
     let side = enum_field("side", &b.side, &[("buy", Side::Buy), ("sell", Side::Sell)])?;
     let default_type = if b.limit_price.is_some() {
         "limit"
@@ -642,16 +651,7 @@ struct PriceBody {
 async fn post_price(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> ApiResult {
     let bytes = read_body(&s, &headers, body).await?;
     let b: PriceBody = parse_json(&bytes)?;
-    let symbol = s.catalog.symbol(&b.symbol).ok_or_else(|| {
-        ApiError::unprocessable(
-            "UNKNOWN_SYMBOL",
-            format!("symbol `{}` is not configured", b.symbol),
-        )
-    })?;
-    let spec = s
-        .catalog
-        .symbol_spec(symbol)
-        .expect("resolved symbol has a spec");
+    let (symbol, spec) = symbol_of(&s, &b.symbol)?;
     let px = parse_positive(
         "price",
         &b.price,

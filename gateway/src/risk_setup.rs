@@ -127,19 +127,30 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Da
     })
 }
 
-/// Every known calendar (shipped, then the directory's, which override by name), compiled.
-pub fn calendars(extra_dir: Option<&Path>) -> Result<Vec<Calendar>, Vec<DataError>> {
-    let mut files: Vec<(String, String)> = EMBEDDED_CALENDARS
+/// The shipped files of `config/<what>/`, then those of `extra_dir` (which override by name): (label, text).
+fn data_files(
+    embedded: &[(&str, &str)],
+    what: &str,
+    extra_dir: Option<&Path>,
+    errors: &mut Vec<DataError>,
+) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = embedded
         .iter()
-        .map(|(n, t)| (format!("<embedded config/calendars/{n}>"), t.to_string()))
+        .map(|(n, t)| (format!("<embedded config/{what}/{n}>"), t.to_string()))
         .collect();
-    let mut errors = Vec::new();
     if let Some(d) = extra_dir {
         match read_dir_toml(d) {
             Ok(f) => files.extend(f),
             Err(e) => errors.push(e),
         }
     }
+    files
+}
+
+/// Every known calendar (shipped, then the directory's, which override by name), compiled.
+pub fn calendars(extra_dir: Option<&Path>) -> Result<Vec<Calendar>, Vec<DataError>> {
+    let mut errors = Vec::new();
+    let files = data_files(EMBEDDED_CALENDARS, "calendars", extra_dir, &mut errors);
     let mut out: Vec<Calendar> = Vec::new();
     for (file, text) in files {
         match parse::<CalendarSpec>(&file, &text) {
@@ -166,17 +177,8 @@ pub fn calendars(extra_dir: Option<&Path>) -> Result<Vec<Calendar>, Vec<DataErro
 
 /// Every known firm template (shipped, then the directory's), validated by compiling it.
 pub fn firm_templates(extra_dir: Option<&Path>) -> Result<Vec<FirmTemplate>, Vec<DataError>> {
-    let mut files: Vec<(String, String)> = EMBEDDED_FIRMS
-        .iter()
-        .map(|(n, t)| (format!("<embedded config/prop-firms/{n}>"), t.to_string()))
-        .collect();
     let mut errors = Vec::new();
-    if let Some(d) = extra_dir {
-        match read_dir_toml(d) {
-            Ok(f) => files.extend(f),
-            Err(e) => errors.push(e),
-        }
-    }
+    let files = data_files(EMBEDDED_FIRMS, "prop-firms", extra_dir, &mut errors);
     let mut out: Vec<FirmTemplate> = Vec::new();
     for (file, text) in files {
         match parse::<FirmTemplate>(&file, &text) {

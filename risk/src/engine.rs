@@ -261,26 +261,6 @@ fn prefaulted(capacity: usize) -> Vec<Order> {
     v
 }
 
-/// A client-order-id index with room for `capacity` entries whose memory has been touched once (filled with
-/// placeholder keys, then cleared), so that inserts at random buckets do not fault pages in on the hot path.
-fn prefaulted_index(capacity: usize) -> HashMap<(AccountId, ClOrdId), OrderId> {
-    let mut m = HashMap::with_capacity_and_hasher(capacity, Default::default());
-    let room = m.capacity();
-    let mut digits = [b'0'; 12];
-    for n in 0..room.min(capacity) {
-        let mut v = n;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        let key = ClOrdId::try_new(std::str::from_utf8(&digits).unwrap_or("0"))
-            .expect("digits are a valid id");
-        m.insert((AccountId(u32::MAX), key), OrderId(0));
-    }
-    m.clear();
-    m
-}
-
 impl Engine {
     /// The spine's engine: structural checks only (no limits, no calendars).
     pub fn new(limits: EngineLimits) -> Self {
