@@ -12,7 +12,39 @@ use common::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-const ACCOUNTS: u32 = 50;
+/// Accounts 0..50 are plain; 50..56 are prop accounts under [`prop_template`].
+const ACCOUNTS: u32 = 56;
+const PLAIN_ACCOUNTS: u32 = 50;
+const PROP_B0: &str = "10000";
+
+fn is_prop(a: u32) -> bool {
+    a >= PLAIN_ACCOUNTS
+}
+
+/// A prop rule set whose breaches pause the account until the day boundary: a static floor 800 below the
+/// initial balance and an intraday trailing floor 300 below the equity peak (tight, so that breaches happen).
+fn prop_template() -> bulwark_risk::prop::FirmTemplate {
+    toml::from_str(
+        r#"
+name = "test-prop"
+firm = "test"
+initial_balance_usd = 10000
+day_boundary_timezone = "UTC"
+day_boundary = "00:00"
+[[floors]]
+kind = "static"
+name = "static"
+loss = { usd = 800 }
+action = "pause"
+[[floors]]
+kind = "trail_intraday"
+name = "trailing"
+drawdown = { usd = 300 }
+action = "pause"
+"#,
+    )
+    .unwrap()
+}
 const SYMBOLS: u32 = 5;
 
 fn limits() -> Limits {
@@ -40,7 +72,7 @@ fn multiplier(s: u32) -> i64 {
 }
 
 fn is_cash(a: u32) -> bool {
-    a % 3 == 0
+    !is_prop(a) && a % 3 == 0
 }
 
 fn group_of(a: u32) -> u32 {
@@ -48,7 +80,9 @@ fn group_of(a: u32) -> u32 {
 }
 
 fn initial(a: u32) -> Notional {
-    if is_cash(a) {
+    if is_prop(a) {
+        usd(PROP_B0)
+    } else if is_cash(a) {
         usd("20000")
     } else {
         usd("100000")
@@ -60,9 +94,11 @@ fn engine() -> Engine {
         accounts: (0..ACCOUNTS)
             .map(|a| AccountRisk {
                 limits: limits(),
-                margin: !is_cash(a),
+                margin: is_prop(a) || !is_cash(a),
                 initial_balance: initial(a),
                 group: Some(group_of(a)),
+                prop: is_prop(a)
+                    .then(|| bulwark_risk::prop::PropAccount::new(&prop_template()).unwrap()),
                 ..AccountRisk::default()
             })
             .collect(),
@@ -125,6 +161,38 @@ struct Derived {
     global: Option<u8>,
     groups: BTreeMap<u32, u8>,
     accounts: BTreeMap<u32, u8>,
+    /// Prop accounts: (equity peak, trailing floor, locked until the day boundary).
+    prop: BTreeMap<u32, (Notional, Notional, bool)>,
+}
+
+/// Equity of account `a` from scratch: balance plus each position marked to the latest reference price (or its
+/// average price when there is none), per position rounded toward zero.
+fn equity_of(d: &Derived, a: u32) -> Notional {
+    let mut e = initial(a) + d.realized.get(&a).copied().unwrap_or_default();
+    for ((acct, s), p) in &d.positions {
+        if *acct != a || p.qty.raw() == 0 {
+            continue;
+        }
+        let mark = d.refpx.get(s).map_or(p.avg_px, |(px, _)| *px);
+        let per_unit = i128::from(mark.raw() - p.avg_px.raw());
+        e = e + Notional::from_raw(
+            per_unit * i128::from(p.qty.raw()) / i128::from(FIXED_SCALE)
+                * i128::from(multiplier(*s)),
+        );
+    }
+    e
+}
+
+/// An equity observation of a prop account: raise the peak and the trailing floor, then test both floors.
+fn observe(d: &mut Derived, a: u32) {
+    let b0 = usd(PROP_B0);
+    let equity = equity_of(d, a);
+    let entry = d.prop.entry(a).or_insert((b0, b0 - usd("300"), false));
+    entry.0 = entry.0.max(equity);
+    entry.1 = entry.1.max(entry.0 - usd("300"));
+    if equity < b0 - usd("800") || equity < entry.1 {
+        entry.2 = true;
+    }
 }
 
 #[derive(Default)]
@@ -220,8 +288,12 @@ impl Reference {
                                 (p.realized_pnl - before).raw()
                                     * i128::from(multiplier(ord.o.symbol.0)),
                             );
-                            let e = d.realized.entry(ord.o.account.0).or_default();
+                            let account = ord.o.account.0;
+                            let e = d.realized.entry(account).or_default();
                             *e = *e + r;
+                            if is_prop(account) {
+                                observe(&mut d, account);
+                            }
                         }
                         VenueReport::Canceled { .. } => ord.done = true,
                         _ => {}
@@ -229,6 +301,17 @@ impl Reference {
                 }
                 H::Price { ts, symbol, px } => {
                     d.refpx.insert(symbol.0, (*px, *ts));
+                    // Prop accounts are re-marked on prices of symbols they have had an accepted order in.
+                    let traded: Vec<u32> = (PLAIN_ACCOUNTS..ACCOUNTS)
+                        .filter(|a| {
+                            d.orders
+                                .values()
+                                .any(|o| o.accepted && o.o.account.0 == *a && o.o.symbol == *symbol)
+                        })
+                        .collect();
+                    for a in traded {
+                        observe(&mut d, a);
+                    }
                 }
                 H::Control { c } => {
                     let slot: Option<u8> = match c.scope {
@@ -267,6 +350,13 @@ impl Reference {
                     for o in d.orders.values_mut() {
                         o.holds_cl = o.accepted && !o.done;
                     }
+                    // A pause lasts until the boundary; the boundary then observes equity again.
+                    for a in PLAIN_ACCOUNTS..ACCOUNTS {
+                        if let Some(p) = d.prop.get_mut(&a) {
+                            p.2 = false;
+                        }
+                        observe(&mut d, a);
+                    }
                 }
             }
         }
@@ -283,6 +373,9 @@ impl Reference {
         if d.global.is_some() || d.groups.contains_key(&group_of(a)) || d.accounts.contains_key(&a)
         {
             return rej(Rule::Kill, R::KillSwitchActive);
+        }
+        if d.prop.get(&a).is_some_and(|p| p.2) {
+            return rej(Rule::AccountState, R::AccountLocked);
         }
         let reference = d.refpx.get(&s).copied();
         let floor_px = reference.map(|(p, _)| p).or(o.limit_px).unwrap_or(Px::ZERO);
@@ -459,7 +552,7 @@ fn op() -> impl Strategy<Value = Op> {
         10 => (0u32..100, 0..SYMBOLS, any::<bool>(), proptest::bool::weighted(0.3), 1i64..600, -80i64..80, 0u8..40).prop_map(
             |(acct, sym, buy, market, q, tick, cl)| Op::Order {
                 // Most flow on a few accounts, so throttles and positions bind.
-                acct: if acct < 70 { acct % 6 } else { acct % ACCOUNTS },
+                acct: if acct < 60 { acct % 6 } else if acct < 80 { PLAIN_ACCOUNTS + acct % 6 } else { acct % ACCOUNTS },
                 sym, buy, market, q, tick, cl,
             }
         ),
@@ -648,6 +741,29 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 r.history.push(H::DayRoll);
             }
         }
+    }
+    // End state: every prop floor agrees.
+    let d = r.derive();
+    for a in PLAIN_ACCOUNTS..ACCOUNTS {
+        let (_, trailing, locked) =
+            d.prop
+                .get(&a)
+                .copied()
+                .unwrap_or((usd(PROP_B0), usd("9700"), false));
+        let p = e.prop(AccountId(a)).expect("a prop account");
+        prop_assert_eq!(p.floor("static"), Some(usd("9200")));
+        prop_assert_eq!(
+            p.floor("trailing"),
+            Some(trailing),
+            "trailing floor of account {}",
+            a
+        );
+        prop_assert_eq!(
+            e.account_lock(AccountId(a)).is_some(),
+            locked,
+            "lock of account {}",
+            a
+        );
     }
     // End state: positions, working quantities and balances agree for every account.
     let d = r.derive();
