@@ -157,7 +157,7 @@ pub struct Sequencer {
     venue: Sender<VenueCommand>,
     options: SequencerOptions,
     status: Arc<SharedStatus>,
-    restore: VecDeque<VenueCommand>,
+    pending_venue: VecDeque<VenueCommand>,
     outputs: Vec<Output>,
     replies: Vec<(ReplyTx, Answer)>,
     halted: Option<String>,
@@ -192,7 +192,7 @@ impl Sequencer {
             venue,
             options,
             status,
-            restore,
+            pending_venue: restore,
             outputs: Vec::with_capacity(BATCH_INPUTS_MAX * 2),
             replies: Vec::with_capacity(BATCH_INPUTS_MAX),
             halted: None,
@@ -247,7 +247,7 @@ impl Sequencer {
         let wants_answer = reply.is_some();
         let answer = if let Some(reason) = &self.halted {
             Answer::Unavailable(reason.clone())
-        } else if self.venue_room() == 0 || !self.restore.is_empty() {
+        } else if self.venue_room() == 0 || !self.pending_venue.is_empty() {
             Answer::Busy
         } else {
             match self.process(ts_ns, &event) {
@@ -332,13 +332,16 @@ impl Sequencer {
                 Output::Cancel { order } => VenueCommand::Cancel { order },
                 Output::Price(p) => VenueCommand::Price(p),
             };
-            // Admission control kept room for every output, so this cannot be full.
+            // Admission control keeps room for one output per request, but one request can cause many (a kill
+            // switch cancelling every working order, a prop breach flattening an account). What does not fit
+            // waits in the pending queue, in order, and new requests are answered busy until it drains.
+            if !self.pending_venue.is_empty() {
+                self.pending_venue.push_back(cmd);
+                continue;
+            }
             match self.venue.try_send(cmd) {
-                Ok(()) => {}
-                Err(TrySendError::Full(c)) => {
-                    unreachable!("venue ring full despite admission control: {c:?}")
-                }
-                Err(TrySendError::Disconnected(_)) => {}
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(c)) => self.pending_venue.push_back(c),
             }
         }
         for (reply, answer) in self.replies.drain(..) {
@@ -347,13 +350,12 @@ impl Sequencer {
         self.publish_status();
     }
 
-    fn feed_restore(&mut self) {
-        while !self.restore.is_empty() && self.venue.len() < self.options.venue_ring_capacity {
-            if let Some(cmd) = self.restore.pop_front() {
-                if self.venue.try_send(cmd).is_err() {
-                    self.restore.push_front(cmd);
-                    break;
-                }
+    /// Moves commands waiting for room (the restore after a restart, or a burst of outputs) to the venue ring.
+    fn feed_pending(&mut self) {
+        while let Some(cmd) = self.pending_venue.pop_front() {
+            if self.venue.try_send(cmd).is_err() {
+                self.pending_venue.push_front(cmd);
+                break;
             }
         }
     }
@@ -366,7 +368,7 @@ impl Sequencer {
         let mut shutdown = false;
         while !shutdown {
             self.status.loop_turns.fetch_add(1, Ordering::Relaxed);
-            self.feed_restore();
+            self.feed_pending();
             self.venue_free_at_batch = self
                 .options
                 .venue_ring_capacity
@@ -441,7 +443,7 @@ impl Sequencer {
                 break;
             }
         }
-        if !self.restore.is_empty() {
+        if !self.pending_venue.is_empty() {
             std::thread::sleep(Duration::from_micros(100));
             return;
         }

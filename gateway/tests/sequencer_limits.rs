@@ -182,3 +182,38 @@ fn journal_write_failure_halts_trading() {
     r.tx.send(Inbound::Shutdown).unwrap();
     r.handle.join().unwrap();
 }
+
+#[test]
+fn a_burst_of_outputs_larger_than_the_venue_ring_waits_in_order_instead_of_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path(), 16);
+    for i in 0..30 {
+        assert!(matches!(ask(&r, order(i)), Answer::Decided { .. }));
+        while r.venue_rx.try_recv().is_ok() {}
+    }
+    // The venue stops draining; one kill switch trip cancels all 30 working orders at once.
+    let trip = ask(&r, Event::Control(Control::halt_all(LEVEL_ADMIN)));
+    assert!(
+        matches!(trip, Answer::Decided { decision, .. } if decision.verdict == Verdict::Accept)
+    );
+    assert!(
+        matches!(ask(&r, order(100)), Answer::Busy),
+        "new requests wait while commands are pending"
+    );
+    let mut cancels = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cancels.len() < 30 && std::time::Instant::now() < deadline {
+        if let Ok(bulwark_adapters::VenueCommand::Cancel { order }) =
+            r.venue_rx.recv_timeout(Duration::from_millis(100))
+        {
+            cancels.push(order.0);
+        }
+    }
+    assert_eq!(
+        cancels,
+        (1..=30).collect::<Vec<u64>>(),
+        "every cancel delivered, in order"
+    );
+    r.tx.send(Inbound::Shutdown).unwrap();
+    r.handle.join().unwrap();
+}
