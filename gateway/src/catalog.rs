@@ -11,6 +11,8 @@ pub struct SymbolSpec {
     pub name: String,
     pub qty_decimals: u32,
     pub px_decimals: u32,
+    /// The trading calendar's name, for messages ("XNYS closed 2026-07-03").
+    pub calendar: String,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ impl Catalog {
                 name: s.name.clone(),
                 qty_decimals: s.qty_decimals,
                 px_decimals: s.px_decimals,
+                calendar: s.calendar.clone(),
             })
             .collect();
         Catalog::new(accounts, symbols)
@@ -75,6 +78,15 @@ impl Catalog {
     }
     pub fn symbol_count(&self) -> usize {
         self.symbols.len()
+    }
+
+    /// A reject's detail as clients see it: market-hours rejects name the symbol's calendar.
+    pub fn reject_detail(&self, r: &bulwark_model::Reject, symbol: Option<SymbolId>) -> String {
+        let detail = r.detail();
+        match (r.measure, symbol.and_then(|s| self.symbol_spec(s))) {
+            (bulwark_model::Measure::Session, Some(spec)) => format!("{} {detail}", spec.calendar),
+            _ => detail,
+        }
     }
 
     /// The boot record journaled at every start.
@@ -159,5 +171,40 @@ impl Remap {
             | Event::Timer(_) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_model::{Measure, Reject, RejectReason, RuleId};
+
+    #[test]
+    fn market_hours_rejects_name_the_calendar() {
+        let c = Catalog::new(
+            vec!["A".into()],
+            vec![SymbolSpec {
+                name: "AAPL".into(),
+                qty_decimals: 0,
+                px_decimals: 2,
+                calendar: "XNYS".into(),
+            }],
+        );
+        let r = Reject::with(
+            RuleId::Hours,
+            RejectReason::MarketClosed,
+            Measure::Session,
+            20_260_703,
+            0,
+        );
+        assert_eq!(
+            c.reject_detail(&r, Some(SymbolId(0))),
+            "XNYS closed 2026-07-03"
+        );
+        assert_eq!(r.fix_text(), "RISK:HOURS:closed 2026-07-03");
+        assert_eq!(
+            r.text_with_detail(&c.reject_detail(&r, Some(SymbolId(0)))),
+            "the market is closed for this order (XNYS closed 2026-07-03)"
+        );
     }
 }

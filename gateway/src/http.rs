@@ -346,18 +346,20 @@ pub fn order_json(c: &Catalog, o: &Order) -> Value {
         "ingress": o.ingress,
         "created_at_ns": o.created_ts_ns,
         "updated_at_ns": o.updated_ts_ns,
-        "reject": o.reject.map(|r| reject_json(&r)),
+        "reject": o.reject.map(|r| reject_json(c, &r, Some(o.symbol))),
     })
 }
 
-fn reject_json(r: &Reject) -> Value {
-    json!({"code": r.reason.code(), "rule": r.rule.as_str(), "message": r.text(), "detail": r.detail()})
+fn reject_json(c: &Catalog, r: &Reject, symbol: Option<SymbolId>) -> Value {
+    let detail = c.reject_detail(r, symbol);
+    json!({"code": r.reason.code(), "rule": r.rule.as_str(), "message": r.text_with_detail(&detail), "detail": detail})
 }
 
-fn reject_error(r: &Reject) -> ApiError {
+fn reject_error(c: &Catalog, r: &Reject, symbol: Option<SymbolId>) -> ApiError {
     let status = StatusCode::from_u16(r.reason.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-    ApiError::new(status, r.reason.code(), r.text())
-        .with(json!({"rule": r.rule.as_str(), "detail": r.detail()}))
+    let detail = c.reject_detail(r, symbol);
+    ApiError::new(status, r.reason.code(), r.text_with_detail(&detail))
+        .with(json!({"rule": r.rule.as_str(), "detail": detail}))
 }
 
 #[derive(Deserialize)]
@@ -495,9 +497,8 @@ async fn post_order(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             Verdict::Accept => {
                 Ok((StatusCode::CREATED, Json(order_json(&s.catalog, &o))).into_response())
             }
-            Verdict::Reject(r) => {
-                Err(reject_error(&r).with(json!({"order": order_json(&s.catalog, &o)})))
-            }
+            Verdict::Reject(r) => Err(reject_error(&s.catalog, &r, Some(o.symbol))
+                .with(json!({"order": order_json(&s.catalog, &o)}))),
         },
         other => Err(unexpected(other)),
     }
@@ -604,10 +605,9 @@ async fn delete_order(
             (Verdict::Accept, Some(o)) => {
                 Ok((StatusCode::ACCEPTED, Json(order_json(&s.catalog, &o))).into_response())
             }
-            (Verdict::Reject(r), Some(o)) => {
-                Err(reject_error(&r).with(json!({"order": order_json(&s.catalog, &o)})))
-            }
-            (Verdict::Reject(r), None) => Err(reject_error(&r)),
+            (Verdict::Reject(r), Some(o)) => Err(reject_error(&s.catalog, &r, Some(o.symbol))
+                .with(json!({"order": order_json(&s.catalog, &o)}))),
+            (Verdict::Reject(r), None) => Err(reject_error(&s.catalog, &r, None)),
             (Verdict::Accept, None) => Err(unexpected(Answer::Decided {
                 decision,
                 order: None,
@@ -683,6 +683,7 @@ mod tests {
                     name: "X".into(),
                     qty_decimals: 0,
                     px_decimals: 2,
+                    calendar: "ALWAYS".into(),
                 }],
             )),
             status: Arc::new(SharedStatus::default()),

@@ -57,6 +57,7 @@ fn catalog() -> Catalog {
                 name: n.to_string(),
                 qty_decimals: 0,
                 px_decimals: 2,
+                calendar: "ALWAYS".into(),
             })
             .collect(),
     )

@@ -19,6 +19,7 @@ fn catalog() -> Catalog {
             name: "X".into(),
             qty_decimals: 0,
             px_decimals: 2,
+            calendar: "ALWAYS".into(),
         }],
     )
 }

@@ -381,6 +381,11 @@ impl Reject {
 
     /// A sentence for people.
     pub fn text(&self) -> String {
+        self.text_with_detail(&self.detail())
+    }
+
+    /// A sentence for people with a detail the caller rendered (the edge may name the venue's calendar).
+    pub fn text_with_detail(&self, detail: &str) -> String {
         let what = match self.reason {
             RejectReason::KillSwitchActive => "trading is halted by a kill switch",
             RejectReason::AccountLocked => "the account is locked",
@@ -420,7 +425,7 @@ impl Reject {
                 "the reset needs a role at least as high as the one that tripped the switch"
             }
         };
-        let detail = self.detail();
+        let detail = detail.to_string();
         if detail.is_empty() {
             what.to_string()
         } else {

@@ -57,6 +57,7 @@ fn gateway_pipeline(orders: usize, dir: &std::path::Path) -> Pipeline {
                 name: format!("S{i}"),
                 qty_decimals: 0,
                 px_decimals: 2,
+                calendar: "ALWAYS".into(),
             })
             .collect(),
     );
