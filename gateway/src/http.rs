@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/orders", post(post_order).get(get_orders))
         .route("/api/v1/orders/{id}", get(get_order).delete(delete_order))
         .route("/api/v1/positions", get(get_positions))
+        .route("/api/v1/headroom", get(get_headroom))
         .route("/api/v1/prices", post(post_price))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -639,6 +640,51 @@ async fn get_positions(
         Json(json!({"account": s.catalog.account_name(account), "positions": list}))
             .into_response(),
     )
+}
+
+async fn get_headroom(
+    State(s): State<Arc<AppState>>,
+    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let p = query_params(q)?;
+    let account = require_account(&s, &p)?;
+    let ts_ns = now_ns();
+    let h = query(&s, |reply| Query::Headroom {
+        account,
+        ts_ns,
+        reply,
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_ACCOUNT",
+            "account not found",
+        )
+    })?;
+    let positions: Vec<Value> = h
+        .position_room
+        .iter()
+        .map(|(sym, buy, sell)| json!({"symbol": s.catalog.symbol_name(*sym), "buy_qty": buy, "sell_qty": sell}))
+        .collect();
+    let floors: Vec<Value> = h
+        .floors
+        .iter()
+        .map(|(name, value, room)| json!({"name": name, "floor": value, "room": room}))
+        .collect();
+    Ok(Json(json!({
+        "account": s.catalog.account_name(account),
+        "killed": h.killed,
+        "lock": h.lock,
+        "balance": h.balance,
+        "equity": h.equity,
+        "credit_room": h.credit_room,
+        "cash_room": h.cash_room,
+        "throttle_room": h.throttle_room,
+        "position_room": positions,
+        "floors": floors,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

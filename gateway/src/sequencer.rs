@@ -57,6 +57,12 @@ pub enum Query {
         account: AccountId,
         reply: tokio::sync::oneshot::Sender<Vec<(SymbolId, Position)>>,
     },
+    /// Room left before each limit, as of `ts_ns`.
+    Headroom {
+        account: AccountId,
+        ts_ns: i64,
+        reply: tokio::sync::oneshot::Sender<Option<bulwark_risk::Headroom>>,
+    },
 }
 
 /// What edges put into the inbound ring.
@@ -311,6 +317,13 @@ impl Sequencer {
             }
             Query::Positions { account, reply } => {
                 let _ = reply.send(self.engine.positions_of(account));
+            }
+            Query::Headroom {
+                account,
+                ts_ns,
+                reply,
+            } => {
+                let _ = reply.send(self.engine.headroom(account, ts_ns));
             }
         }
     }
