@@ -71,6 +71,29 @@ impl ClOrdId {
             bytes,
         })
     }
+    /// A decimal id for `n` (placeholders, generated ids).
+    pub fn from_index(n: u64) -> ClOrdId {
+        let mut bytes = [0u8; CL_ORD_ID_LEN_MAX];
+        let mut digits = [0u8; 20];
+        let mut v = n;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (v % 10) as u8;
+            len += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for i in 0..len {
+            bytes[i] = digits[len - 1 - i];
+        }
+        ClOrdId {
+            len: len as u8,
+            bytes,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         // Invariant: constructed only from printable ASCII, which is valid UTF-8.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
@@ -96,6 +119,16 @@ impl Serialize for ClOrdId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_index_is_the_decimal_text() {
+        assert_eq!(ClOrdId::from_index(0).as_str(), "0");
+        assert_eq!(ClOrdId::from_index(1_234_567).as_str(), "1234567");
+        assert_eq!(
+            ClOrdId::from_index(u64::MAX).as_str(),
+            "18446744073709551615"
+        );
+    }
 
     #[test]
     fn cl_ord_id_validation() {

@@ -261,6 +261,21 @@ fn prefaulted(capacity: usize) -> Vec<Order> {
     v
 }
 
+/// A map with room for `capacity` entries whose memory has been touched once (filled with placeholder
+/// entries made by `entry(n)`, then cleared; clearing keeps the allocation).
+fn prefaulted_map<K: std::hash::Hash + Eq, V>(
+    capacity: usize,
+    entry: impl Fn(usize) -> (K, V),
+) -> HashMap<K, V> {
+    let mut m = HashMap::with_capacity_and_hasher(capacity, Default::default());
+    for n in 0..capacity {
+        let (k, v) = entry(n);
+        m.insert(k, v);
+    }
+    m.clear();
+    m
+}
+
 impl Engine {
     /// The spine's engine: structural checks only (no limits, no calendars).
     pub fn new(limits: EngineLimits) -> Self {
@@ -326,13 +341,20 @@ impl Engine {
                 v.clear();
                 v
             },
-            cl_ord_index: HashMap::with_capacity_and_hasher(
-                config.orders_reserved,
-                Default::default(),
-            ),
-            books: HashMap::with_capacity_and_hasher(
-                limits.accounts.saturating_mul(4).min(1 << 20),
-                Default::default(),
+            cl_ord_index: prefaulted_map(config.orders_reserved, |n| {
+                (
+                    (AccountId(u32::MAX), ClOrdId::from_index(n as u64)),
+                    OrderId(0),
+                )
+            }),
+            // One book per (account, symbol) traded, sized for as many as orders reserved and touched once,
+            // so that neither a rehash of the whole table nor first-touch page faults land on the hot path.
+            books: prefaulted_map(
+                config
+                    .orders_reserved
+                    .min(limits.accounts.saturating_mul(limits.symbols))
+                    .min(1 << 22),
+                |n| ((AccountId(u32::MAX), SymbolId(n as u32)), Book::default()),
             ),
             accounts,
             ref_px: vec![None; limits.symbols],
