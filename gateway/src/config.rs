@@ -1121,6 +1121,25 @@ multiplier = 0
     }
 
     #[test]
+    fn bad_risk_values_are_type_errors_with_lines() {
+        let text = "[limits.default]\nwash = \"yes\"\n\n[[accounts]]\nname = \"A\"\ntype = \"bogus\"\n\n[[symbols]]\nname = \"X\"\nasset_class = \"bond\"\n";
+        let errs = load_str("t.toml", text).unwrap_err().0;
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        for (prefix, line) in [
+            ("t.toml:2: limits.default:", 2),
+            ("t.toml:6: accounts[0]:", 6),
+            ("t.toml:10: symbols[0]:", 10),
+        ] {
+            assert!(
+                errs.iter()
+                    .any(|e| e.line == line && e.to_string().starts_with(prefix)),
+                "missing `{prefix}` in:\n{}",
+                shown.join("\n")
+            );
+        }
+    }
+
+    #[test]
     fn syntax_error_names_the_line() {
         let errs = load_str("x.toml", "[gateway]\nhttp_listen = \n")
             .unwrap_err()

@@ -205,6 +205,24 @@ fn bad_input_is_refused_with_a_code_and_nothing_is_journaled() {
         (s, j["error"]["code"].as_str()),
         (404, Some("UNKNOWN_ORDER"))
     );
+    let (s, j) = get(&a, &format!("{}/api/v1/headroom", gw.base));
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (400, Some("MISSING_PARAMETER"))
+    );
+    let (s, j) = get(&a, &format!("{}/api/v1/headroom?account=NOBODY", gw.base));
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_ACCOUNT"))
+    );
+    let (s, j) = get(
+        &a,
+        &format!("{}/api/v1/headroom?account=DEMO-1&colour=red", gw.base),
+    );
+    assert_eq!(
+        (s, j["error"]["code"].as_str()),
+        (400, Some("INVALID_PARAMETER"))
+    );
     let (s, _) = get(&a, &format!("{}/nope", gw.base));
     assert_eq!(s, 404);
     assert_eq!(journal_count(&journal_dir, "price"), 0);
