@@ -520,6 +520,9 @@ struct AccountParam {
     account: Option<String>,
 }
 
+/// The `?account=` query of the read endpoints, or why it could not be read.
+type AccountQuery = Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>;
+
 fn require_account(s: &AppState, p: &AccountParam) -> Result<AccountId, ApiError> {
     match &p.account {
         Some(name) => account_of(s, name),
@@ -537,12 +540,8 @@ fn query_params<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad("INVALID_PARAMETER", e.body_text()))
 }
 
-async fn get_orders(
-    State(s): State<Arc<AppState>>,
-    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult {
-    let p = query_params(q)?;
-    let account = require_account(&s, &p)?;
+async fn get_orders(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+    let account = require_account(&s, &query_params(q)?)?;
     let orders = query(&s, |reply| Query::Orders { account, reply }).await?;
     let list: Vec<Value> = orders.iter().map(|o| order_json(&s.catalog, o)).collect();
     Ok(Json(json!({"account": s.catalog.account_name(account), "orders": list})).into_response())
@@ -583,7 +582,7 @@ async fn find_order(s: &AppState, id: &str, p: &AccountParam) -> Result<Order, A
 async fn get_order(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
-    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
+    q: AccountQuery,
 ) -> ApiResult {
     let p = query_params(q)?;
     let o = find_order(&s, &id, &p).await?;
@@ -593,7 +592,7 @@ async fn get_order(
 async fn delete_order(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
-    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
+    q: AccountQuery,
 ) -> ApiResult {
     let p = query_params(q)?;
     let o = find_order(&s, &id, &p).await?;
@@ -618,12 +617,8 @@ async fn delete_order(
     }
 }
 
-async fn get_positions(
-    State(s): State<Arc<AppState>>,
-    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult {
-    let p = query_params(q)?;
-    let account = require_account(&s, &p)?;
+async fn get_positions(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+    let account = require_account(&s, &query_params(q)?)?;
     let positions = query(&s, |reply| Query::Positions { account, reply }).await?;
     let list: Vec<Value> = positions
         .iter()
@@ -642,12 +637,8 @@ async fn get_positions(
     )
 }
 
-async fn get_headroom(
-    State(s): State<Arc<AppState>>,
-    q: Result<UrlQuery<AccountParam>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult {
-    let p = query_params(q)?;
-    let account = require_account(&s, &p)?;
+async fn get_headroom(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+    let account = require_account(&s, &query_params(q)?)?;
     let ts_ns = now_ns();
     let h = query(&s, |reply| Query::Headroom {
         account,
