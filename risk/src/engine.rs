@@ -846,17 +846,19 @@ impl Engine {
         ts_ns: i64,
         out: &mut Vec<Output>,
     ) {
-        let ids: Vec<OrderId> = self
-            .orders
-            .iter()
-            .filter(|o| {
-                o.status.is_working()
-                    && o.status != OrderStatus::PendingCancel
-                    && o.ingress != Ingress::Risk
-                    && f(o)
+        // Every working order is on its book's working list, so only those are visited (not every order
+        // ever seen); sorting by id keeps the cancels in a deterministic order.
+        let orders = &self.orders;
+        let mut ids: Vec<OrderId> = self
+            .books
+            .values()
+            .flat_map(|b| b.working.iter().copied())
+            .filter(|id| {
+                let o = &orders[(id.0 - 1) as usize];
+                o.status != OrderStatus::PendingCancel && o.ingress != Ingress::Risk && f(o)
             })
-            .map(|o| o.id)
             .collect();
+        ids.sort_unstable();
         for id in ids {
             self.request_cancel(id, ts_ns, out);
         }
