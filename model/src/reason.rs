@@ -368,13 +368,26 @@ impl Reject {
         } else if self.measure == Measure::Order {
             let _ = write!(out, "working order {}", self.observed);
         } else if self.measure != Measure::None {
-            let _ = write!(
-                out,
-                "{}={}>max={}",
-                self.measure.label(),
-                Self::render(self.measure, self.observed),
-                Self::render(self.measure, self.limit)
-            );
+            let obs = Self::render(self.measure, self.observed);
+            let lim = Self::render(self.measure, self.limit);
+            // Say what the two numbers are where "x>max=y" would mislead.
+            let _ = match (self.reason, self.measure) {
+                (RejectReason::PriceFloor, _) => write!(out, "px={obs}<min={lim}"),
+                (RejectReason::PriceCollar, Measure::Px) => {
+                    write!(out, "px={obs} outside the collar around ref={lim}")
+                }
+                (RejectReason::BuyingPower, _) => write!(out, "value={obs}>cash={lim}"),
+                (RejectReason::Credit, _) => write!(out, "exposure={obs}>max={lim}"),
+                (RejectReason::IntradayMarginDeficit, _) => {
+                    write!(out, "required={obs}>equity={lim}")
+                }
+                (RejectReason::Duplicate, Measure::Count) => {
+                    write!(out, "identical order within {lim} ms")
+                }
+                (RejectReason::ResetDenied, _) => write!(out, "level={obs}<tripped_at={lim}"),
+                (RejectReason::PdtProtection, _) => write!(out, "day_trades_5d={obs}>=max={lim}"),
+                _ => write!(out, "{}={obs}>max={lim}", self.measure.label()),
+            };
         }
         out
     }
@@ -468,6 +481,25 @@ mod tests {
             Qty::from_units(10_000).raw(),
         );
         assert_eq!(r.fix_text(), "RISK:PT-QTY:qty=20000>max=10000");
+        let floor = Reject::with(
+            RuleId::Symbol,
+            RejectReason::PriceFloor,
+            Measure::Px,
+            149_000_000,
+            150_000_000,
+        );
+        assert_eq!(floor.detail(), "px=1.49<min=1.5");
+        let cash = Reject::with(
+            RuleId::Credit,
+            RejectReason::BuyingPower,
+            Measure::Money,
+            19_000_000_000_000,
+            2_500_000_000_000,
+        );
+        assert_eq!(
+            cash.text(),
+            "not enough buying power (value=190000>cash=25000)"
+        );
         assert_eq!(r.reason.fix44_ord_rej_reason(), 3);
         assert_eq!(RejectReason::UnknownAccount.fix42_ord_rej_reason(), 0);
         assert_eq!(RejectReason::Throttle.http_status(), 429);

@@ -464,5 +464,5 @@ fn imr_in_the_chain() {
     let Verdict::Reject(r) = d.verdict else {
         unreachable!()
     };
-    assert_eq!(r.detail(), "value=10001>max=10000");
+    assert_eq!(r.detail(), "required=10001>equity=10000");
 }
