@@ -164,9 +164,38 @@ pub(crate) struct Book {
     pub position: Position,
     pub working_buy: Qty,
     pub working_sell: Qty,
-    pub working: Vec<OrderId>,
+    pub working: WorkingList,
     pub day: DayTradeCounter,
     pub wash: WashIndex,
+}
+
+/// A book's working orders: the first few inline (most books hold one or two), the rest on the heap, so that a
+/// new book costs no allocation and its list shares the book's cache lines.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct WorkingList {
+    inline: [Option<OrderId>; WORKING_INLINE],
+    spill: Vec<OrderId>,
+}
+
+const WORKING_INLINE: usize = 4;
+
+impl WorkingList {
+    pub(crate) fn push(&mut self, id: OrderId) {
+        match self.inline.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(id),
+            None => self.spill.push(id),
+        }
+    }
+    pub(crate) fn remove(&mut self, id: OrderId) {
+        if let Some(slot) = self.inline.iter_mut().find(|s| **s == Some(id)) {
+            *slot = self.spill.pop();
+        } else if let Some(i) = self.spill.iter().position(|w| *w == id) {
+            self.spill.swap_remove(i);
+        }
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &OrderId> {
+        self.inline.iter().flatten().chain(self.spill.iter())
+    }
 }
 
 /// What the wash check needs about a book's working client orders, kept so the check is O(1): the highest
@@ -584,9 +613,7 @@ impl Engine {
                 }
             }
             if finished {
-                if let Some(i) = book.working.iter().position(|w| *w == id) {
-                    book.working.swap_remove(i);
-                }
+                book.working.remove(id);
                 if order.ingress != Ingress::Risk {
                     book.wash.remove(&order);
                 }
@@ -751,7 +778,7 @@ impl Engine {
         let book = self.books.get_mut(&(account, symbol))?;
         if book.wash.stale {
             let mut fresh = WashIndex::default();
-            for id in &book.working {
+            for id in book.working.iter() {
                 let o = &orders[(id.0 - 1) as usize];
                 if o.ingress != Ingress::Risk {
                     fresh.add(o);
