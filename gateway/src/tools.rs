@@ -18,8 +18,24 @@ fn torn_json(end: &ScanEnd) -> serde_json::Value {
     }
 }
 
+/// A missing directory is an error for the tools (a mistyped path must not "verify" as an empty journal).
+fn require_dir(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    if dir.is_dir() {
+        return Ok(true);
+    }
+    writeln!(
+        out,
+        "{}",
+        json!({"ok": false, "error": format!("journal directory {} does not exist", dir.display())})
+    )?;
+    Ok(false)
+}
+
 /// Checks every record (checksum, sequence, decodability). Returns whether the journal is sound.
 pub fn verify(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    if !require_dir(dir, out)? {
+        return Ok(false);
+    }
     let mut per_segment: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
     let mut decode_error = None;
     let result = format::scan(dir, |rec| {
@@ -74,6 +90,9 @@ pub fn verify(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
 
 /// Prints every record as one JSON object per line.
 pub fn dump(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    if !require_dir(dir, out)? {
+        return Ok(false);
+    }
     let mut io_error = None;
     let result = format::scan(dir, |rec| {
         let line = match rec.decode() {
@@ -110,6 +129,9 @@ pub fn dump(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
 
 /// Prints counts by kind, sizes and the time range.
 pub fn stats(dir: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    if !require_dir(dir, out)? {
+        return Ok(false);
+    }
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut payload_bytes = 0u64;
     let mut first_ts = None;

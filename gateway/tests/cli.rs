@@ -109,3 +109,33 @@ fn systemd_notify_ready_then_stopping_and_a_second_instance_is_refused() {
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
 }
+
+#[test]
+fn journal_tools_and_run_refuse_bad_paths() {
+    for action in ["verify", "dump", "stats"] {
+        let out = Command::new(BIN)
+            .args(["journal", action, "--journal-dir", "/nonexistent/journal"])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{action} on a missing directory must fail"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist"));
+    }
+    // A data dir that cannot be created (under a regular file) stops the start with a message.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(file.join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot create data dir"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
