@@ -770,6 +770,26 @@ fn check_names<'n>(
     }
 }
 
+/// The names in a loaded data set, or none after recording its errors (which name their own files).
+fn known_names<T>(
+    l: &mut Loader<'_>,
+    loaded: Result<Vec<T>, Vec<crate::risk_setup::DataError>>,
+    name: impl Fn(&T) -> String,
+) -> Vec<String> {
+    match loaded {
+        Ok(items) => items.iter().map(name).collect(),
+        Err(errs) => {
+            l.errors.extend(errs.into_iter().map(|e| ConfigError {
+                file: e.file,
+                line: e.line,
+                key: String::new(),
+                message: e.message,
+            }));
+            Vec::new()
+        }
+    }
+}
+
 fn validate_risk(
     l: &mut Loader<'_>,
     g: &GatewaySection,
@@ -779,34 +799,16 @@ fn validate_risk(
     symbols: &[(usize, SymbolSection)],
 ) {
     // Calendar and firm data: shipped plus the configured directories. Their own errors name their files.
-    let calendars = match crate::risk_setup::calendars(g.calendars_dir.as_deref()) {
-        Ok(c) => c.iter().map(|c| c.name().to_string()).collect::<Vec<_>>(),
-        Err(errs) => {
-            for e in errs {
-                l.errors.push(ConfigError {
-                    file: e.file,
-                    line: e.line,
-                    key: String::new(),
-                    message: e.message,
-                });
-            }
-            Vec::new()
-        }
-    };
-    let firms = match crate::risk_setup::firm_templates(g.prop_firms_dir.as_deref()) {
-        Ok(f) => f.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        Err(errs) => {
-            for e in errs {
-                l.errors.push(ConfigError {
-                    file: e.file,
-                    line: e.line,
-                    key: String::new(),
-                    message: e.message,
-                });
-            }
-            Vec::new()
-        }
-    };
+    let calendars = known_names(
+        l,
+        crate::risk_setup::calendars(g.calendars_dir.as_deref()),
+        |c| c.name().to_string(),
+    );
+    let firms = known_names(
+        l,
+        crate::risk_setup::firm_templates(g.prop_firms_dir.as_deref()),
+        |t| t.name.clone(),
+    );
     let at = |l: &mut Loader<'_>, segs: &[Seg], msg: String| {
         let span = l.span_of(segs);
         l.push(span, segs, msg);

@@ -24,6 +24,35 @@ pub struct NewOrder {
     pub ext_hours: bool,
 }
 
+impl NewOrder {
+    /// The order this request becomes under id `id` once decided: working (PendingNew) when accepted,
+    /// Rejected with its reason otherwise.
+    pub fn to_order(&self, id: OrderId, ts_ns: i64, verdict: Verdict) -> crate::order::Order {
+        let (status, reject) = match verdict {
+            Verdict::Accept => (crate::order::OrderStatus::PendingNew, None),
+            Verdict::Reject(r) => (crate::order::OrderStatus::Rejected, Some(r)),
+        };
+        crate::order::Order {
+            id,
+            account: self.account,
+            symbol: self.symbol,
+            side: self.side,
+            ord_type: self.ord_type,
+            tif: self.tif,
+            qty: self.qty,
+            limit_px: self.limit_px,
+            cl_ord_id: self.cl_ord_id,
+            ingress: self.ingress,
+            status,
+            cum_qty: Qty::ZERO,
+            cum_notional: crate::fixed::Notional::ZERO,
+            created_ts_ns: ts_ns,
+            updated_ts_ns: ts_ns,
+            reject,
+        }
+    }
+}
+
 /// Which order a cancel request means.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -153,7 +153,6 @@ pub(crate) struct AccountState {
     pub day_trades_next: usize,
     /// The trading day the books' day-trade counters belong to.
     pub current_day: i32,
-    pub trades_today: u32,
     /// Day trades so far today across the account's books (kept incrementally).
     pub day_trades_today: u32,
 }
@@ -357,7 +356,6 @@ impl Engine {
                 day_trades: [(i32::MIN, 0); 8],
                 day_trades_next: 0,
                 current_day: 0,
-                trades_today: 0,
                 day_trades_today: 0,
                 risk,
             })
@@ -523,28 +521,7 @@ impl Engine {
             .or_else(|| self.ref_px(o.symbol))
             .unwrap_or(Px::ZERO);
         self.valuation_px.push(valuation);
-        let (status, reject) = match verdict {
-            Verdict::Accept => (OrderStatus::PendingNew, None),
-            Verdict::Reject(r) => (OrderStatus::Rejected, Some(r)),
-        };
-        self.orders.push(Order {
-            id,
-            account: o.account,
-            symbol: o.symbol,
-            side: o.side,
-            ord_type: o.ord_type,
-            tif: o.tif,
-            qty: o.qty,
-            limit_px: o.limit_px,
-            cl_ord_id: o.cl_ord_id,
-            ingress: o.ingress,
-            status,
-            cum_qty: Qty::ZERO,
-            cum_notional: Notional::ZERO,
-            created_ts_ns: ts_ns,
-            updated_ts_ns: ts_ns,
-            reject,
-        });
+        self.orders.push(o.to_order(id, ts_ns, verdict));
         id
     }
 
@@ -764,7 +741,6 @@ impl Engine {
         let unit = FIXED_SCALE;
         acct.abs_lots = acct.abs_lots - (before.qty.raw().unsigned_abs() / unit as u64)
             + (after.qty.raw().unsigned_abs() / unit as u64);
-        acct.trades_today += u32::from(order.cum_qty == qty);
         self.mark_prop_account(order.account, ts_ns, out);
     }
 
@@ -992,19 +968,16 @@ impl Engine {
             let account = AccountId(i as u32);
             let equity = self.equity(account);
             let held = self.accounts[i].held.clone();
-            let mut dt_today = 0;
             for s in held {
                 if let Some(book) = self.books.get_mut(&(account, s)) {
-                    dt_today += book.day.count();
                     book.day = DayTradeCounter::new(book.position.qty.raw());
                 }
             }
             let acct = &mut self.accounts[i];
             let slot = acct.day_trades_next % acct.day_trades.len();
-            acct.day_trades[slot] = (acct.current_day, dt_today);
+            acct.day_trades[slot] = (acct.current_day, acct.day_trades_today);
             acct.day_trades_next += 1;
             acct.current_day = day as i32;
-            acct.trades_today = 0;
             acct.day_trades_today = 0;
             acct.sod_equity = equity;
             if acct.lock == Some(Lock::UntilDayBoundary) {

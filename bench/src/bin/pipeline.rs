@@ -136,24 +136,7 @@ fn floor_pipeline() -> Pipeline {
                     ..
                 } => {
                     id += 1;
-                    let order = Order {
-                        id: OrderId(id),
-                        account: o.account,
-                        symbol: o.symbol,
-                        side: o.side,
-                        ord_type: o.ord_type,
-                        tif: o.tif,
-                        qty: o.qty,
-                        limit_px: o.limit_px,
-                        cl_ord_id: o.cl_ord_id,
-                        ingress: o.ingress,
-                        status: OrderStatus::PendingNew,
-                        cum_qty: Qty::ZERO,
-                        cum_notional: Notional::ZERO,
-                        created_ts_ns: ts_ns,
-                        updated_ts_ns: ts_ns,
-                        reject: None,
-                    };
+                    let order = o.to_order(OrderId(id), ts_ns, Verdict::Accept);
                     if v_tx.send(VenueCommand::Submit(order)).is_err() {
                         break;
                     }
