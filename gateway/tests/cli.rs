@@ -81,13 +81,23 @@ fn systemd_notify_ready_then_stopping_and_a_second_instance_is_refused() {
         .unwrap();
     let cfg = dir.path().join("bulwark.toml");
     std::fs::write(&cfg, test_config(&dir.path().join("data"), "sync")).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&cfg)
         .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Killed on any failed assertion, so a failing run never leaves a gateway behind holding the test's pipes.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).expect("READY=1 arrives");
     assert_eq!(&buf[..n], b"READY=1");
@@ -102,12 +112,15 @@ fn systemd_notify_ready_then_stopping_and_a_second_instance_is_refused() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("another bulwark process"));
 
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     let n = sock.recv(&mut buf).expect("STOPPING=1 arrives");
     assert_eq!(&buf[..n], b"STOPPING=1");
-    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+    assert!(
+        child.0.wait().unwrap().success(),
+        "clean exit after SIGTERM"
+    );
 }
 
 #[test]
