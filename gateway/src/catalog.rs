@@ -168,7 +168,8 @@ impl Remap {
             | Event::Decision(_)
             | Event::Venue(_)
             | Event::Control(_)
-            | Event::Timer(_) => {}
+            | Event::Timer(_)
+            | Event::Signal(_) => {}
         }
         Ok(())
     }

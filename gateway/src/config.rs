@@ -248,6 +248,125 @@ fn default_px_decimals() -> u32 {
     2
 }
 
+/// TradingView's documented webhook source addresses (spec §5.1), the default allowlist.
+pub const TRADINGVIEW_IPS: [&str; 4] = [
+    "52.89.214.238",
+    "34.212.75.30",
+    "54.218.53.128",
+    "52.32.178.7",
+];
+
+/// Shortest plain webhook token: the token is the URL's only secret.
+pub const WEBHOOK_TOKEN_LEN_MIN: usize = 16;
+
+fn default_allow_ips() -> Vec<String> {
+    TRADINGVIEW_IPS.iter().map(|s| s.to_string()).collect()
+}
+
+fn default_max_signal_age_s() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DelayedDataPolicy {
+    /// Signals from delayed data (`exchange` ending in `_DL`/`_DLY`) are refused with DELAYED_DATA.
+    #[default]
+    Reject,
+    Allow,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BracketPolicy {
+    /// Signals with takeProfit/stopLoss are refused: the venue cannot hold attached orders.
+    #[default]
+    Reject,
+    /// stopLoss sizes risk_dollar_amount entries; no attached orders are placed (the answer says so).
+    SizeOnly,
+}
+
+/// A TradingView (or relay) webhook: `POST /api/v1/webhooks/tradingview/{token}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WebhookSection {
+    pub name: String,
+    /// The URL path token, plain (at least 16 characters) ...
+    #[serde(default)]
+    pub token: Option<String>,
+    /// ... or its SHA-256 in hex, so the config need not hold it.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Optional body `secret`, plain or as SHA-256 hex.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_sha256: Option<String>,
+    /// The one account this webhook trades ...
+    #[serde(default)]
+    pub account: Option<String>,
+    /// ... or a copy group that every signal fans out to.
+    #[serde(default)]
+    pub copy_group: Option<String>,
+    /// Strategy id, part of the idempotency key (default: the webhook's name).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Source addresses allowed to post (default: TradingView's four); addresses or CIDR blocks.
+    #[serde(default = "default_allow_ips")]
+    pub allow_ips: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed; addresses or CIDR blocks.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// A signal whose `time` is older than this is refused with STALE_SIGNAL.
+    #[serde(default = "default_max_signal_age_s")]
+    pub max_signal_age_s: u64,
+    /// Refuse signals that carry no `time` (otherwise they are accepted, and a repeat within 24 h is a duplicate).
+    #[serde(default)]
+    pub require_time: bool,
+    #[serde(default)]
+    pub delayed_data: DelayedDataPolicy,
+    #[serde(default)]
+    pub brackets: BracketPolicy,
+    /// A buy while long (a sell while short) adds to the position instead of being nothing to do.
+    #[serde(default)]
+    pub add_on_same_side: bool,
+    /// Ticker as TradingView sends it -> configured symbol (`"NQ1!" = "NQZ2026"`, `"NASDAQ:AAPL" = "AAPL"`).
+    #[serde(default)]
+    pub symbols: std::collections::BTreeMap<String, String>,
+}
+
+/// How a copy-group member sizes its entries.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SizingName {
+    /// The signal's quantity, read by its quantityType.
+    #[default]
+    Signal,
+    Fixed,
+    Multiplier,
+    PercentOfEquity,
+    DollarAmount,
+    RiskDollarAmount,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CopyMemberSection {
+    pub account: String,
+    #[serde(default)]
+    pub sizing: SizingName,
+    /// The rule's number: units (fixed), factor (multiplier), percent (percent_of_equity), or money.
+    #[serde(default)]
+    pub value: Option<Dec>,
+}
+
+/// Copy trading: one signal to many accounts, each sized by its own rule and checked by its own limits.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CopyGroupSection {
+    pub name: String,
+    #[serde(default)]
+    pub symbols: std::collections::BTreeMap<String, String>,
+    pub members: Vec<CopyMemberSection>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub gateway: GatewaySection,
@@ -257,6 +376,8 @@ pub struct Config {
     pub symbols: Vec<SymbolSection>,
     pub limits: std::collections::BTreeMap<String, LimitsSection>,
     pub groups: Vec<GroupSection>,
+    pub webhooks: Vec<WebhookSection>,
+    pub copy_groups: Vec<CopyGroupSection>,
 }
 
 impl Config {
@@ -502,6 +623,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut accounts = Vec::new();
     let mut symbols = Vec::new();
     let mut groups = Vec::new();
+    let mut webhooks = Vec::new();
+    let mut copy_groups = Vec::new();
     let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
         let path = vec![key(&name)];
@@ -530,7 +653,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                     }
                 }
             }
-            "accounts" | "symbols" | "groups" => {
+            "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" => {
                 let DeValue::Array(items) = value.get_ref() else {
                     l.push(Some(span), &path, "must be an array of tables ([[...]])");
                     continue;
@@ -546,6 +669,14 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                         if let Some(g) = l.section::<GroupSection>(p, item.clone()) {
                             groups.push((i, g));
                         }
+                    } else if name == "webhooks" {
+                        if let Some(w) = l.section::<WebhookSection>(p, item.clone()) {
+                            webhooks.push((i, w));
+                        }
+                    } else if name == "copy_groups" {
+                        if let Some(c) = l.section::<CopyGroupSection>(p, item.clone()) {
+                            copy_groups.push((i, c));
+                        }
                     } else if let Some(s) = l.section::<SymbolSection>(p, item.clone()) {
                         symbols.push((i, s));
                     }
@@ -556,6 +687,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     }
     validate(&mut l, &gateway, &journal, &paper, &accounts, &symbols);
     validate_risk(&mut l, &gateway, &limits, &groups, &accounts, &symbols);
+    validate_webhooks(&mut l, &webhooks, &copy_groups, &accounts, &symbols);
     if !l.errors.is_empty() {
         l.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(l.errors));
@@ -568,6 +700,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         symbols: symbols.into_iter().map(|(_, s)| s).collect(),
         limits,
         groups: groups.into_iter().map(|(_, g)| g).collect(),
+        webhooks: webhooks.into_iter().map(|(_, w)| w).collect(),
+        copy_groups: copy_groups.into_iter().map(|(_, c)| c).collect(),
     })
 }
 
@@ -787,6 +921,245 @@ fn known_names<T>(
             }));
             Vec::new()
         }
+    }
+}
+
+/// An address or CIDR block (`10.0.0.0/8`, `2001:db8::/32`): the network address and prefix length.
+pub fn parse_ip_net(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.trim().parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+        None => max,
+    };
+    Some((addr, prefix))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn validate_webhooks(
+    l: &mut Loader<'_>,
+    webhooks: &[(usize, WebhookSection)],
+    copy_groups: &[(usize, CopyGroupSection)],
+    accounts: &[(usize, AccountSection)],
+    symbols: &[(usize, SymbolSection)],
+) {
+    let at = |l: &mut Loader<'_>, segs: &[Seg], msg: String| {
+        let span = l.span_of(segs);
+        l.push(span, segs, msg);
+    };
+    let account_known = |n: &str| accounts.iter().any(|(_, a)| a.name == n);
+    let symbol_known = |n: &str| symbols.iter().any(|(_, s)| s.name == n);
+    let check_map =
+        |l: &mut Loader<'_>, base: &[Seg], map: &std::collections::BTreeMap<String, String>| {
+            for (from, to) in map {
+                if !symbol_known(to) {
+                    let mut segs = base.to_vec();
+                    segs.push(key("symbols"));
+                    segs.push(key(from));
+                    at(
+                        l,
+                        &segs,
+                        format!("maps `{from}` to `{to}`, which is not a configured symbol"),
+                    );
+                }
+            }
+        };
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in copy_groups {
+        let base = [key("copy_groups"), Seg::Index(*i)];
+        let k = |f: &str| [key("copy_groups"), Seg::Index(*i), key(f)];
+        if !valid_name(&c.name, b"") || !seen.insert(c.name.clone()) {
+            at(
+                l,
+                &k("name"),
+                format!("`{}` is not a valid, unique copy group name", c.name),
+            );
+        }
+        if c.members.is_empty() {
+            at(
+                l,
+                &k("members"),
+                "a copy group needs at least one member".into(),
+            );
+        }
+        let mut members = std::collections::HashSet::new();
+        for (j, m) in c.members.iter().enumerate() {
+            let mk = |f: &str| {
+                [
+                    key("copy_groups"),
+                    Seg::Index(*i),
+                    key("members"),
+                    Seg::Index(j),
+                    key(f),
+                ]
+            };
+            if !account_known(&m.account) {
+                at(
+                    l,
+                    &mk("account"),
+                    format!("unknown account `{}`", m.account),
+                );
+            } else if !members.insert(m.account.clone()) {
+                at(
+                    l,
+                    &mk("account"),
+                    format!("account `{}` is in this group twice", m.account),
+                );
+            }
+            match (m.sizing, m.value) {
+                (SizingName::Signal, Some(_)) => at(
+                    l,
+                    &mk("value"),
+                    "sizing `signal` takes the signal's quantity; leave value out".into(),
+                ),
+                (SizingName::Signal, None) => {}
+                (_, None) => at(
+                    l,
+                    &mk("value"),
+                    "this sizing rule needs a value greater than zero".into(),
+                ),
+                (_, Some(v)) if v.0.raw() <= 0 => {
+                    at(l, &mk("value"), "must be greater than zero".into())
+                }
+                (SizingName::PercentOfEquity, Some(v))
+                    if v.0.to_decimal() > rust_decimal::Decimal::ONE_HUNDRED =>
+                {
+                    at(
+                        l,
+                        &mk("value"),
+                        "a percentage of equity above 100 is refused".into(),
+                    )
+                }
+                _ => {}
+            }
+        }
+        check_map(l, &base, &c.symbols);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut tokens = std::collections::HashSet::new();
+    for (i, w) in webhooks {
+        let base = [key("webhooks"), Seg::Index(*i)];
+        let k = |f: &str| [key("webhooks"), Seg::Index(*i), key(f)];
+        if !valid_name(&w.name, b"") || !seen.insert(w.name.clone()) {
+            at(
+                l,
+                &k("name"),
+                format!("`{}` is not a valid, unique webhook name", w.name),
+            );
+        }
+        match (&w.token, &w.token_sha256) {
+            (Some(t), None) => {
+                if t.len() < WEBHOOK_TOKEN_LEN_MIN
+                    || !t
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                {
+                    at(
+                        l,
+                        &k("token"),
+                        format!("must be at least {WEBHOOK_TOKEN_LEN_MIN} characters of A-Z a-z 0-9 - _ . ~ (it is the URL's secret)"),
+                    );
+                } else if !tokens.insert(t.clone()) {
+                    at(l, &k("token"), "another webhook has the same token".into());
+                }
+            }
+            (None, Some(h)) => {
+                if !is_sha256_hex(h) {
+                    at(
+                        l,
+                        &k("token_sha256"),
+                        "must be 64 hex digits (sha256sum of the token)".into(),
+                    );
+                } else if !tokens.insert(h.to_ascii_lowercase()) {
+                    at(
+                        l,
+                        &k("token_sha256"),
+                        "another webhook has the same token".into(),
+                    );
+                }
+            }
+            (None, None) => at(
+                l,
+                &k("name"),
+                "a webhook needs token or token_sha256".into(),
+            ),
+            (Some(_), Some(_)) => at(
+                l,
+                &k("token_sha256"),
+                "give token or token_sha256, not both".into(),
+            ),
+        }
+        match (&w.secret, &w.secret_sha256) {
+            (Some(s), None) if s.is_empty() => at(
+                l,
+                &k("secret"),
+                "must not be empty (leave it out for no secret)".into(),
+            ),
+            (None, Some(h)) if !is_sha256_hex(h) => {
+                at(l, &k("secret_sha256"), "must be 64 hex digits".into())
+            }
+            (Some(_), Some(_)) => at(
+                l,
+                &k("secret_sha256"),
+                "give secret or secret_sha256, not both".into(),
+            ),
+            _ => {}
+        }
+        match (&w.account, &w.copy_group) {
+            (Some(a), None) => {
+                if !account_known(a) {
+                    at(l, &k("account"), format!("unknown account `{a}`"));
+                }
+            }
+            (None, Some(g)) => {
+                if !copy_groups.iter().any(|(_, c)| &c.name == g) {
+                    at(l, &k("copy_group"), format!("unknown copy group `{g}`"));
+                }
+            }
+            _ => at(
+                l,
+                &k("name"),
+                "a webhook trades exactly one of account or copy_group".into(),
+            ),
+        }
+        if let Some(s) = &w.strategy {
+            if !valid_name(s, b"") {
+                at(
+                    l,
+                    &k("strategy"),
+                    format!("`{s}` is not a valid strategy id"),
+                );
+            }
+        }
+        for (field, list) in [
+            ("allow_ips", &w.allow_ips),
+            ("trusted_proxies", &w.trusted_proxies),
+        ] {
+            for (j, ip) in list.iter().enumerate() {
+                if parse_ip_net(ip).is_none() {
+                    at(
+                        l,
+                        &[key("webhooks"), Seg::Index(*i), key(field), Seg::Index(j)],
+                        format!("`{ip}` is not an IP address or CIDR block"),
+                    );
+                }
+            }
+        }
+        if !(1..=3600).contains(&w.max_signal_age_s) {
+            at(
+                l,
+                &k("max_signal_age_s"),
+                format!("{} is out of range; allowed 1 to 3600", w.max_signal_age_s),
+            );
+        }
+        check_map(l, &base, &w.symbols);
     }
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     /// Prefix and counter for generated client order ids.
     pub boot_ms: i64,
     pub generated_ids: AtomicU64,
+    /// Configured TradingView webhooks.
+    pub webhooks: Arc<crate::webhook::WebhookSet>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -41,6 +43,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/positions", get(get_positions))
         .route("/api/v1/headroom", get(get_headroom))
         .route("/api/v1/prices", post(post_price))
+        .route(
+            "/api/v1/webhooks/tradingview/{token}",
+            post(crate::webhook::post_tradingview),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -133,7 +139,7 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// Reads the whole body up to the configured limit.
-async fn read_body(
+pub(crate) async fn read_body(
     s: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -258,7 +264,7 @@ fn symbol_of<'a>(
 }
 
 /// Puts a message on the inbound ring without ever blocking.
-fn enqueue(s: &AppState, msg: Inbound) -> Result<(), ApiError> {
+pub(crate) fn enqueue(s: &AppState, msg: Inbound) -> Result<(), ApiError> {
     match s.inbound.try_send(msg) {
         Ok(()) => Ok(()),
         Err(TrySendError::Full(_)) => Err(ApiError::new(
@@ -274,7 +280,7 @@ fn enqueue(s: &AppState, msg: Inbound) -> Result<(), ApiError> {
     }
 }
 
-async fn await_reply<T>(
+pub(crate) async fn await_reply<T>(
     s: &AppState,
     rx: tokio::sync::oneshot::Receiver<T>,
 ) -> Result<T, ApiError> {
@@ -728,6 +734,7 @@ mod tests {
             body_bytes_max: 1024,
             boot_ms: 0,
             generated_ids: AtomicU64::new(0),
+            webhooks: Arc::default(),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod risk_setup;
 pub mod sequencer;
 pub mod server;
 pub mod tools;
+pub mod webhook;
 
 /// Version with the git revision it was built from.
 pub const VERSION: &str = concat!(

@@ -1,4 +1,5 @@
-//! The `bulwark` command line: `run`, `check-config`, `journal verify|dump|stats`, `--version`.
+//! The `bulwark` command line: `run`, `check-config`, `journal verify|dump|stats`, `webhook template`,
+//! `--version`.
 //! `anyhow` lives here only; everything below returns typed errors.
 
 use bulwark_gateway::config::{self, Config, DurabilityName};
@@ -53,6 +54,23 @@ enum Command {
     Journal {
         #[command(subcommand)]
         action: JournalAction,
+    },
+    /// TradingView webhook helpers.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WebhookAction {
+    /// Print the exact TradingView alert message to paste (stdout) and the webhook URL (stderr).
+    Template {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The webhook's name in the configuration.
+        #[arg(long)]
+        webhook: String,
     },
 }
 
@@ -144,6 +162,28 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Webhook {
+            action: WebhookAction::Template { config, webhook },
+        } => {
+            let c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match bulwark_gateway::webhook::template(&c, &webhook) {
+                Ok((message, url)) => {
+                    eprintln!(
+                        "Webhook URL (TradingView: Alert > Notifications > Webhook URL): {url}"
+                    );
+                    eprintln!("Alert message (TradingView: Alert > Message):");
+                    println!("{message}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("bulwark webhook template: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Journal { action } => {
             let (args, f): (
                 &JournalArgs,

@@ -8,9 +8,13 @@
 
 use crate::catalog::{Catalog, Remap};
 use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
+use crate::webhook::dedup::SignalLog;
 use bulwark_adapters::{StampedReport, VenueCommand};
 use bulwark_model::*;
 use bulwark_risk::{Engine, Output};
+use bulwark_signals::{
+    plan, AccountView, Alert, Child, ChildRole, PlanError, PlanOptions, Sizing, Working,
+};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,6 +69,60 @@ pub enum Query {
     },
 }
 
+/// One account a webhook signal trades, and how it sizes entries.
+#[derive(Debug, Clone, Copy)]
+pub struct SignalMember {
+    pub account: AccountId,
+    pub sizing: Sizing,
+}
+
+/// A validated webhook signal, resolved by the edge to a symbol, member accounts and an order template.
+#[derive(Debug, Clone)]
+pub struct SignalRequest {
+    pub key: SignalKey,
+    pub alert: Alert,
+    pub symbol: SymbolId,
+    pub members: Arc<[SignalMember]>,
+    pub options: PlanOptions,
+    pub ord_type: OrdType,
+    pub limit_px: Option<Px>,
+    pub tif: Tif,
+    pub ext_hours: bool,
+}
+
+/// What became of one child request.
+#[derive(Debug, Clone)]
+pub struct ChildOutcome {
+    /// `None` for a cancel.
+    pub role: Option<ChildRole>,
+    pub decision: Decision,
+    pub order: Option<Order>,
+}
+
+/// What a signal did for one member account.
+#[derive(Debug, Clone)]
+pub struct AccountOutcome {
+    pub account: AccountId,
+    pub result: Result<Vec<ChildOutcome>, PlanError>,
+}
+
+/// The answer to a webhook signal.
+#[derive(Debug, Clone)]
+pub enum SignalAnswer {
+    /// Accepted earlier (its signal record is at `first_seq`); nothing new was created.
+    Duplicate {
+        first_seq: u64,
+    },
+    /// Planned for every member; `seq` is the signal record's, `None` when no member had anything to do (then
+    /// nothing was journaled).
+    Done {
+        seq: Option<u64>,
+        accounts: Vec<AccountOutcome>,
+    },
+    Busy,
+    Unavailable(String),
+}
+
 /// What edges put into the inbound ring.
 #[derive(Debug)]
 pub enum Inbound {
@@ -75,6 +133,12 @@ pub enum Inbound {
         reply: Option<ReplyTx>,
     },
     Query(Query),
+    /// A webhook signal: checked against the signal log, then fanned out to its member accounts.
+    Signal {
+        ts_ns: i64,
+        request: Box<SignalRequest>,
+        reply: tokio::sync::oneshot::Sender<SignalAnswer>,
+    },
     /// Commit, sync and stop.
     Shutdown,
 }
@@ -102,8 +166,18 @@ pub struct SequencerOptions {
 pub fn recover(
     options: JournalOptions,
     catalog: &Catalog,
-    mut engine: Engine,
+    engine: Engine,
 ) -> Result<(Journal, Engine, RecoveryReport), JournalError> {
+    recover_with_signals(options, catalog, engine).map(|(j, e, _, r)| (j, e, r))
+}
+
+/// [`recover`], also rebuilding the webhook signal log (idempotency keys of the last 24 hours).
+pub fn recover_with_signals(
+    options: JournalOptions,
+    catalog: &Catalog,
+    mut engine: Engine,
+) -> Result<(Journal, Engine, SignalLog, RecoveryReport), JournalError> {
+    let mut signals = SignalLog::default();
     let mut remap: Option<Remap> = None;
     let mut expected: Option<(u64, Decision)> = None;
     let mut scratch = Vec::new();
@@ -112,8 +186,15 @@ pub fn recover(
             Event::Boot(boot) => {
                 remap = Some(Remap::new(boot, catalog));
                 expected = None;
+                signals.replay_close();
                 return Ok(());
             }
+            Event::Signal(sig) => {
+                signals.replay_signal(sig.key, sig.children, seq, ts_ns);
+                expected = None;
+                return Ok(());
+            }
+            Event::NewOrder(_) | Event::CancelOrder(_) => signals.replay_request(),
             Event::Decision(d) => {
                 return match expected.take() {
                     Some((_, want)) if want == *d => Ok(()),
@@ -139,7 +220,8 @@ pub fn recover(
         scratch.clear();
         Ok(())
     })?;
-    Ok((journal, engine, report))
+    signals.replay_close();
+    Ok((journal, engine, signals, report))
 }
 
 /// The commands that rebuild a venue's view after a restart: reference prices, then every working order.
@@ -168,6 +250,8 @@ pub struct Sequencer {
     replies: Vec<(ReplyTx, Answer)>,
     halted: Option<String>,
     venue_free_at_batch: usize,
+    signals: SignalLog,
+    signal_replies: Vec<(tokio::sync::oneshot::Sender<SignalAnswer>, SignalAnswer)>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -203,7 +287,15 @@ impl Sequencer {
             replies: Vec::with_capacity(BATCH_INPUTS_MAX),
             halted: None,
             venue_free_at_batch: 0,
+            signals: SignalLog::default(),
+            signal_replies: Vec::new(),
         }
+    }
+
+    /// Starts from the signal log that recovery rebuilt.
+    pub fn with_signals(mut self, signals: SignalLog) -> Sequencer {
+        self.signals = signals;
+        self
     }
 
     /// Journals the boot catalog; call once before [`Sequencer::run`].
@@ -277,6 +369,128 @@ impl Sequencer {
         }
     }
 
+    /// A webhook signal: a duplicate is answered at once; otherwise every member is planned against its current
+    /// position and working orders, and if any member has something to do, the signal record and then each
+    /// child request (with its decision) are journaled.
+    fn on_signal(&mut self, ts_ns: i64, req: &SignalRequest) -> SignalAnswer {
+        if let Some(reason) = &self.halted {
+            return SignalAnswer::Unavailable(reason.clone());
+        }
+        if let Some(first_seq) = self.signals.seen(&req.key, ts_ns) {
+            return SignalAnswer::Duplicate { first_seq };
+        }
+        if self.venue_room() == 0 || !self.pending_venue.is_empty() {
+            return SignalAnswer::Busy;
+        }
+        let ref_px = self.engine.ref_px(req.symbol).map(Px::to_decimal);
+        let plans: Vec<(AccountId, Result<Vec<Child>, PlanError>)> = req
+            .members
+            .iter()
+            .map(|m| {
+                let working: Vec<Working> = self
+                    .engine
+                    .working_of(m.account, req.symbol)
+                    .into_iter()
+                    .map(|o| Working {
+                        id: o.id,
+                        side: o.side,
+                    })
+                    .collect();
+                let view = AccountView {
+                    position: self.engine.position(m.account, req.symbol).qty,
+                    working: &working,
+                    equity: self.engine.equity(m.account).to_decimal(),
+                    ref_px,
+                };
+                (m.account, plan(&req.alert, &m.sizing, &view, &req.options))
+            })
+            .collect();
+        let children: usize = plans
+            .iter()
+            .map(|(_, p)| p.as_ref().map_or(0, Vec::len))
+            .sum();
+        if children == 0 {
+            return SignalAnswer::Done {
+                seq: None,
+                accounts: plans
+                    .into_iter()
+                    .map(|(account, p)| AccountOutcome {
+                        account,
+                        result: p.map(|_| Vec::new()),
+                    })
+                    .collect(),
+            };
+        }
+        let record = Event::Signal(SignalRecord {
+            key: req.key,
+            children: u16::try_from(children).unwrap_or(u16::MAX),
+        });
+        let seq = match self.journal.append(ts_ns, &record) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.halt(&e);
+                return SignalAnswer::Unavailable(e.to_string());
+            }
+        };
+        self.signals.insert(req.key, seq, ts_ns);
+        let mut n = 0u32;
+        let mut accounts = Vec::with_capacity(plans.len());
+        for (account, p) in plans {
+            let result = match p {
+                Err(e) => Err(e),
+                Ok(kids) => {
+                    let mut outcomes = Vec::with_capacity(kids.len());
+                    for child in kids {
+                        n += 1;
+                        let (role, event) = match child {
+                            Child::Cancel(id) => (
+                                None,
+                                Event::CancelOrder(CancelOrder {
+                                    account,
+                                    target: CancelTarget::ById(id),
+                                }),
+                            ),
+                            Child::Order { role, side, qty } => (
+                                Some(role),
+                                Event::NewOrder(NewOrder {
+                                    account,
+                                    symbol: req.symbol,
+                                    side,
+                                    ord_type: req.ord_type,
+                                    tif: req.tif,
+                                    qty,
+                                    limit_px: req.limit_px,
+                                    cl_ord_id: ClOrdId::try_new(&format!("tv{seq}-{n}"))
+                                        .expect("generated ids are valid"),
+                                    ingress: Ingress::Webhook,
+                                    ext_hours: req.ext_hours,
+                                }),
+                            ),
+                        };
+                        match self.process(ts_ns, &event) {
+                            Ok(Some(decision)) => outcomes.push(ChildOutcome {
+                                role,
+                                decision,
+                                order: self.engine.order(decision.order).copied(),
+                            }),
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.halt(&e);
+                                return SignalAnswer::Unavailable(e.to_string());
+                            }
+                        }
+                    }
+                    Ok(outcomes)
+                }
+            };
+            accounts.push(AccountOutcome { account, result });
+        }
+        SignalAnswer::Done {
+            seq: Some(seq),
+            accounts,
+        }
+    }
+
     fn on_report(&mut self, (ts_ns, report): StampedReport) {
         if self.halted.is_some() {
             tracing::warn!("venue report dropped while the journal is failed: {report:?}");
@@ -337,6 +551,9 @@ impl Sequencer {
             for (reply, _) in self.replies.drain(..) {
                 let _ = reply.send(Answer::Unavailable(reason.clone()));
             }
+            for (reply, _) in self.signal_replies.drain(..) {
+                let _ = reply.send(SignalAnswer::Unavailable(reason.clone()));
+            }
             return;
         }
         for out in self.outputs.drain(..) {
@@ -358,6 +575,9 @@ impl Sequencer {
             }
         }
         for (reply, answer) in self.replies.drain(..) {
+            let _ = reply.send(answer);
+        }
+        for (reply, answer) in self.signal_replies.drain(..) {
             let _ = reply.send(answer);
         }
         self.publish_status();
@@ -404,6 +624,15 @@ impl Sequencer {
                         reply,
                     }) => {
                         self.on_request(ts_ns, event, reply);
+                        n += 1;
+                    }
+                    Ok(Inbound::Signal {
+                        ts_ns,
+                        request,
+                        reply,
+                    }) => {
+                        let answer = self.on_signal(ts_ns, &request);
+                        self.signal_replies.push((reply, answer));
                         n += 1;
                     }
                     Ok(Inbound::Query(q)) => {

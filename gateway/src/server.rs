@@ -56,7 +56,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::from_config(&config));
     let started = std::time::Instant::now();
     let (engine_config, boundaries) = crate::risk_setup::engine_config(&config, &catalog)?;
-    let (journal, engine, report) = sequencer::recover(
+    let (journal, engine, signals, report) = sequencer::recover_with_signals(
         journal_options(&config),
         &catalog,
         bulwark_risk::Engine::with_config(engine_config),
@@ -109,7 +109,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         },
         status.clone(),
         restore,
-    );
+    )
+    .with_signals(signals);
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
     let seq_thread = std::thread::Builder::new()
@@ -124,6 +125,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         body_bytes_max: g.http_body_bytes_max,
         boot_ms: boot_ns / 1_000_000,
         generated_ids: AtomicU64::new(1),
+        webhooks: Arc::new(crate::webhook::WebhookSet::from_config(&config, &catalog)),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(g.tokio_worker_threads)
@@ -150,10 +152,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
         crate::notify::notify("READY=1");
         let app = http::router(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("HTTP server failed")?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
         anyhow::Ok(())
     })?;
     crate::notify::notify("STOPPING=1");

@@ -197,6 +197,10 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
             put_u32(out, *day);
             out.extend_from_slice(&boundary.to_le_bytes());
         }
+        Event::Signal(sig) => {
+            out.extend_from_slice(&sig.key.0);
+            out.extend_from_slice(&sig.children.to_le_bytes());
+        }
     }
 }
 
@@ -361,6 +365,15 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
             }
             _ => return Err(CodecError::Invalid("timer")),
         },
+        EventKind::Signal => {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(r.take(32)?);
+            let c = r.take(2)?;
+            Event::Signal(SignalRecord {
+                key: SignalKey(key),
+                children: u16::from_le_bytes([c[0], c[1]]),
+            })
+        }
     };
     if r.pos != payload.len() {
         return Err(CodecError::TrailingBytes(payload.len() - r.pos));
@@ -584,6 +597,12 @@ mod tests {
             }),
             (any::<u32>(), any::<u16>())
                 .prop_map(|(day, boundary)| Event::Timer(Timer::DayRoll { day, boundary })),
+            (any::<[u8; 32]>(), any::<u16>()).prop_map(|(key, children)| Event::Signal(
+                SignalRecord {
+                    key: SignalKey(key),
+                    children
+                }
+            )),
         ]
     }
 

@@ -249,6 +249,32 @@ pub struct Boot {
     pub symbols: Vec<String>,
 }
 
+/// The idempotency key of an accepted webhook signal (spec §5.3: SHA-256 of strategy, ticker, action, order id
+/// and time, or of an explicit signal id). Journaled before the signal's child orders, so that a repeated
+/// delivery is recognised as a duplicate also after a restart.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SignalKey(pub [u8; 32]);
+
+impl SignalKey {
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Serialize for SignalKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+/// A webhook signal was accepted: its key, and how many child requests (new orders and cancels) follow it in
+/// the journal.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct SignalRecord {
+    pub key: SignalKey,
+    pub children: u16,
+}
+
 /// Everything the sequencer journals.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,6 +287,7 @@ pub enum Event {
     Price(PriceUpdate),
     Control(Control),
     Timer(Timer),
+    Signal(SignalRecord),
 }
 
 impl Event {
@@ -275,6 +302,7 @@ impl Event {
             Event::Price(_) => EventKind::Price,
             Event::Control(_) => EventKind::Control,
             Event::Timer(_) => EventKind::Timer,
+            Event::Signal(_) => EventKind::Signal,
         }
     }
 }
@@ -292,10 +320,11 @@ pub enum EventKind {
     Price = 6,
     Control = 7,
     Timer = 8,
+    Signal = 9,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         Self::Boot,
         Self::NewOrder,
         Self::CancelOrder,
@@ -304,6 +333,7 @@ impl EventKind {
         Self::Price,
         Self::Control,
         Self::Timer,
+        Self::Signal,
     ];
     pub fn from_u16(v: u16) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| *k as u16 == v)
@@ -318,6 +348,7 @@ impl EventKind {
             Self::Price => "price",
             Self::Control => "control",
             Self::Timer => "timer",
+            Self::Signal => "signal",
         }
     }
 }

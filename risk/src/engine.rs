@@ -474,6 +474,26 @@ impl Engine {
             .map_or((Qty::ZERO, Qty::ZERO), |b| (b.working_buy, b.working_sell))
     }
 
+    /// The position of `account` in `symbol` (flat when it never traded).
+    pub fn position(&self, account: AccountId, symbol: SymbolId) -> Position {
+        self.books
+            .get(&(account, symbol))
+            .map_or_else(Position::default, |b| b.position)
+    }
+
+    /// The working orders of `account` in `symbol`, oldest first.
+    pub fn working_of(&self, account: AccountId, symbol: SymbolId) -> Vec<&Order> {
+        let mut v: Vec<&Order> = self
+            .books
+            .get(&(account, symbol))
+            .into_iter()
+            .flat_map(|b| b.working.iter())
+            .filter_map(|id| self.order(*id))
+            .collect();
+        v.sort_by_key(|o| o.id);
+        v
+    }
+
     /// Working orders in id order (the paper venue is rebuilt from these after a restart).
     pub fn working_orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.iter().filter(|o| o.status.is_working())
@@ -501,7 +521,7 @@ impl Engine {
                 self.roll_day(*day, *boundary, ts_ns, out);
                 None
             }
-            Event::Boot(_) | Event::Decision(_) => None,
+            Event::Boot(_) | Event::Decision(_) | Event::Signal(_) => None,
         }
     }
 
