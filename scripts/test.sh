@@ -22,3 +22,12 @@ fi
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
+
+# Fuzz smoke: the webhook body parser and planner under libFuzzer for 30 s, from the committed seeds.
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain provide them. The target is
+# safe Rust, so it runs without a sanitizer: it looks for panics, hangs and runaway memory.
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
+corpus="$(mktemp -d)"
+(cd signals/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none alert_parse "$corpus" seeds/alert_parse \
+  -- -max_total_time="${BULWARK_FUZZ_SECONDS:-30}" -timeout=5 -rss_limit_mb=1024)
+rm -rf "$corpus"

@@ -339,9 +339,9 @@ fn stop_distance(alert: &Alert, px: Decimal) -> Result<Decimal, PlanError> {
         )
     })?;
     let d = match (sl.stop_px, sl.amount, sl.percent) {
-        (Some(stop), _, _) => (px - stop).abs(),
+        (Some(stop), _, _) => px.checked_sub(stop).ok_or_else(out_of_range)?.abs(),
         (None, Some(amount), _) => amount,
-        (None, None, Some(pct)) => px * pct / Decimal::ONE_HUNDRED,
+        (None, None, Some(pct)) => percent_of(px, pct)?,
         (None, None, None) => Decimal::ZERO,
     };
     if d <= Decimal::ZERO {
@@ -355,9 +355,21 @@ fn stop_distance(alert: &Alert, px: Decimal) -> Result<Decimal, PlanError> {
 
 /// `money / (px x multiplier)`, or an error naming what overflowed.
 fn units_for(money: Decimal, px: Decimal, opt: &PlanOptions) -> Result<Decimal, PlanError> {
-    money
-        .checked_div(px * opt.multiplier)
-        .ok_or_else(|| sizing("SIZE_INVALID", "the size is out of range"))
+    px.checked_mul(opt.multiplier)
+        .and_then(|unit| money.checked_div(unit))
+        .ok_or_else(out_of_range)
+}
+
+fn out_of_range() -> PlanError {
+    sizing("SIZE_INVALID", "the size is out of range")
+}
+
+/// `value x pct / 100`, checked.
+fn percent_of(value: Decimal, pct: Decimal) -> Result<Decimal, PlanError> {
+    value
+        .checked_mul(pct)
+        .and_then(|v| v.checked_div(Decimal::ONE_HUNDRED))
+        .ok_or_else(out_of_range)
 }
 
 /// The alert's own quantity, read by its quantity type.
@@ -379,14 +391,10 @@ fn signal_units(
             let px = sizing_px(alert, view)?;
             units_for(q, stop_distance(alert, px)?, opt)
         }
-        QuantityType::PercentOfEquity => units_for(
-            view.equity * q / Decimal::ONE_HUNDRED,
-            sizing_px(alert, view)?,
-            opt,
-        ),
-        QuantityType::PercentOfPosition => {
-            Ok(view.position.abs().to_decimal() * q / Decimal::ONE_HUNDRED)
+        QuantityType::PercentOfEquity => {
+            units_for(percent_of(view.equity, q)?, sizing_px(alert, view)?, opt)
         }
+        QuantityType::PercentOfPosition => percent_of(view.position.abs().to_decimal(), q),
     }
 }
 
@@ -423,12 +431,12 @@ fn size(
     let units = match *rule {
         Sizing::Signal => signal_units(alert, view, opt)?,
         Sizing::Fixed(n) => n,
-        Sizing::Multiplier(m) => signal_units(alert, view, opt)? * m,
-        Sizing::PercentOfEquity(p) => units_for(
-            view.equity * p / Decimal::ONE_HUNDRED,
-            sizing_px(alert, view)?,
-            opt,
-        )?,
+        Sizing::Multiplier(m) => signal_units(alert, view, opt)?
+            .checked_mul(m)
+            .ok_or_else(out_of_range)?,
+        Sizing::PercentOfEquity(p) => {
+            units_for(percent_of(view.equity, p)?, sizing_px(alert, view)?, opt)?
+        }
         Sizing::DollarAmount(d) => units_for(d, sizing_px(alert, view)?, opt)?,
         Sizing::RiskDollarAmount(r) => {
             let px = sizing_px(alert, view)?;
@@ -684,6 +692,32 @@ mod tests {
         let e = plan(&a, &Sizing::DollarAmount(d("199")), &v, &OPT).unwrap_err();
         assert_eq!(e.code(), "SIZE_ZERO");
         assert!(e.to_string().contains("0.995"), "{e}");
+    }
+
+    #[test]
+    fn sizing_arithmetic_never_overflows() {
+        // Found by the fuzzer: a huge stop price times a percentage overflowed a Decimal multiplication.
+        let a = alert(
+            r#"{"ticker":"AAPL","action":"buy","orderType":"limit","limitPrice":80.496,"quantity":1000,"quantityType":"dollar_amount","stopLoss":{"stopPrice":"000000000000000040000000000000000001905230150"}}"#,
+        );
+        for rule in [
+            Sizing::PercentOfEquity(d("100")),
+            Sizing::RiskDollarAmount(d("79228162514264337593543950335")),
+            Sizing::Multiplier(d("79228162514264337593543950335")),
+            Sizing::Signal,
+        ] {
+            let big = AccountView {
+                position: Qty::from_raw(i64::MAX),
+                working: &[],
+                equity: Decimal::MAX,
+                ref_px: Some(Decimal::MAX),
+            };
+            let opt = PlanOptions {
+                multiplier: Decimal::MAX,
+                ..OPT
+            };
+            let _ = plan(&a, &rule, &big, &opt);
+        }
     }
 
     #[test]
