@@ -4,6 +4,8 @@
 
 use hdrhistogram::Histogram;
 
+pub mod http_load;
+
 /// A latency histogram in nanoseconds, 1 ns to 60 s, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
