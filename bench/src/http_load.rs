@@ -115,7 +115,8 @@ pub fn run(
                     while i < requests.len() {
                         let intended = match rate_per_s {
                             Some(r) => {
-                                let t = start + Duration::from_nanos((i as u64) * 1_000_000_000 / r);
+                                let t =
+                                    start + Duration::from_nanos((i as u64) * 1_000_000_000 / r);
                                 let now = Instant::now();
                                 if t > now {
                                     std::thread::sleep(t - now);

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bulwark_model::*;
 use crossbeam_channel::{Sender, TrySendError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -334,32 +334,75 @@ async fn query<T>(
     await_reply(s, rx).await
 }
 
-/// The JSON form of an order.
-pub fn order_json(c: &Catalog, o: &Order) -> Value {
-    json!({
-        "order_id": o.id.0,
-        "client_order_id": o.cl_ord_id.as_str(),
-        "account": c.account_name(o.account),
-        "symbol": c.symbol_name(o.symbol),
-        "side": o.side,
-        "type": o.ord_type,
-        "tif": o.tif,
-        "qty": o.qty,
-        "limit_price": o.limit_px,
-        "status": o.status,
-        "filled_qty": o.cum_qty,
-        "leaves_qty": o.leaves_qty(),
-        "avg_fill_price": o.avg_px(),
-        "ingress": o.ingress,
-        "created_at_ns": o.created_ts_ns,
-        "updated_at_ns": o.updated_ts_ns,
-        "reject": o.reject.map(|r| reject_json(c, &r, Some(o.symbol))),
-    })
+/// The JSON form of an order, serialized straight from the order (no intermediate JSON tree).
+#[derive(Debug, Serialize)]
+pub struct OrderView<'a> {
+    pub order_id: u64,
+    pub client_order_id: &'a str,
+    pub account: &'a str,
+    pub symbol: &'a str,
+    pub side: Side,
+    #[serde(rename = "type")]
+    pub ord_type: OrdType,
+    pub tif: Tif,
+    pub qty: Qty,
+    pub limit_price: Option<Px>,
+    pub status: OrderStatus,
+    pub filled_qty: Qty,
+    pub leaves_qty: Qty,
+    pub avg_fill_price: Px,
+    pub ingress: Ingress,
+    pub created_at_ns: i64,
+    pub updated_at_ns: i64,
+    pub reject: Option<RejectView>,
+    /// Webhook child orders: `entry` or `exit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
 }
 
-fn reject_json(c: &Catalog, r: &Reject, symbol: Option<SymbolId>) -> Value {
-    let detail = c.reject_detail(r, symbol);
-    json!({"code": r.reason.code(), "rule": r.rule.as_str(), "message": r.text_with_detail(&detail), "detail": detail})
+/// A risk reject as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectView {
+    pub code: &'static str,
+    pub rule: &'static str,
+    pub message: String,
+    pub detail: String,
+}
+
+impl RejectView {
+    pub fn new(c: &Catalog, r: &Reject, symbol: Option<SymbolId>) -> RejectView {
+        let detail = c.reject_detail(r, symbol);
+        RejectView {
+            code: r.reason.code(),
+            rule: r.rule.as_str(),
+            message: r.text_with_detail(&detail),
+            detail,
+        }
+    }
+}
+
+/// The JSON form of an order.
+pub fn order_json<'a>(c: &'a Catalog, o: &'a Order) -> OrderView<'a> {
+    OrderView {
+        order_id: o.id.0,
+        client_order_id: o.cl_ord_id.as_str(),
+        account: c.account_name(o.account),
+        symbol: c.symbol_name(o.symbol),
+        side: o.side,
+        ord_type: o.ord_type,
+        tif: o.tif,
+        qty: o.qty,
+        limit_price: o.limit_px,
+        status: o.status,
+        filled_qty: o.cum_qty,
+        leaves_qty: o.leaves_qty(),
+        avg_fill_price: o.avg_px(),
+        ingress: o.ingress,
+        created_at_ns: o.created_ts_ns,
+        updated_at_ns: o.updated_ts_ns,
+        reject: o.reject.map(|r| RejectView::new(c, &r, Some(o.symbol))),
+        role: None,
+    }
 }
 
 fn reject_error(c: &Catalog, r: &Reject, symbol: Option<SymbolId>) -> ApiError {
@@ -549,7 +592,7 @@ fn query_params<T: serde::de::DeserializeOwned>(
 async fn get_orders(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
     let account = require_account(&s, &query_params(q)?)?;
     let orders = query(&s, |reply| Query::Orders { account, reply }).await?;
-    let list: Vec<Value> = orders.iter().map(|o| order_json(&s.catalog, o)).collect();
+    let list: Vec<OrderView<'_>> = orders.iter().map(|o| order_json(&s.catalog, o)).collect();
     Ok(Json(json!({"account": s.catalog.account_name(account), "orders": list})).into_response())
 }
 

@@ -251,7 +251,21 @@ pub struct Sequencer {
     halted: Option<String>,
     venue_free_at_batch: usize,
     signals: SignalLog,
-    signal_replies: Vec<(tokio::sync::oneshot::Sender<SignalAnswer>, SignalAnswer)>,
+    signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
+    /// `sync`: batches whose outputs and answers wait for their journal ticket to be durable, oldest first.
+    awaiting: VecDeque<Awaiting>,
+    /// Outputs held in `awaiting` (they will need venue ring room).
+    awaiting_outputs: usize,
+}
+
+pub type SignalReplyTx = tokio::sync::oneshot::Sender<SignalAnswer>;
+
+/// One batch held until the journal says it is durable.
+struct Awaiting {
+    ticket: u64,
+    outputs: Vec<Output>,
+    replies: Vec<(ReplyTx, Answer)>,
+    signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -289,6 +303,8 @@ impl Sequencer {
             venue_free_at_batch: 0,
             signals: SignalLog::default(),
             signal_replies: Vec::new(),
+            awaiting: VecDeque::new(),
+            awaiting_outputs: 0,
         }
     }
 
@@ -319,7 +335,8 @@ impl Sequencer {
     /// Room left on the venue ring for this batch's outputs. The ring's length is read once per batch
     /// (`venue_free_at_batch`): reading it per request costs a cross-core cache miss each time.
     fn venue_room(&self) -> usize {
-        self.venue_free_at_batch.saturating_sub(self.outputs.len())
+        self.venue_free_at_batch
+            .saturating_sub(self.outputs.len() + self.awaiting_outputs)
     }
 
     fn halt(&mut self, e: &JournalError) {
@@ -542,21 +559,96 @@ impl Sequencer {
         }
     }
 
-    /// Hands outputs to the venue ring and answers to the edges, after the batch is durable.
+    /// Ends a batch: once it is as durable as the policy promises, hands its outputs to the venue ring and its
+    /// answers to the edges. Under `sync` the batch is submitted to the journal's syncer and held until its
+    /// ticket is durable, while the sequencer goes on with the next one.
     fn release(&mut self) {
-        if let Err(e) = self.journal.commit() {
-            self.halt(&e);
-            self.outputs.clear();
-            let reason = e.to_string();
-            for (reply, _) in self.replies.drain(..) {
-                let _ = reply.send(Answer::Unavailable(reason.clone()));
+        if self.journal.pipelined() {
+            match self.journal.submit_sync() {
+                Ok(ticket) => {
+                    if !(self.outputs.is_empty()
+                        && self.replies.is_empty()
+                        && self.signal_replies.is_empty())
+                    {
+                        self.awaiting_outputs += self.outputs.len();
+                        self.awaiting.push_back(Awaiting {
+                            ticket,
+                            outputs: std::mem::take(&mut self.outputs),
+                            replies: std::mem::take(&mut self.replies),
+                            signal_replies: std::mem::take(&mut self.signal_replies),
+                        });
+                    }
+                }
+                Err(e) => {
+                    self.halt(&e);
+                    self.fail_waiting(&e.to_string());
+                    return;
+                }
             }
-            for (reply, _) in self.signal_replies.drain(..) {
-                let _ = reply.send(SignalAnswer::Unavailable(reason.clone()));
-            }
+            self.release_durable();
             return;
         }
-        for out in self.outputs.drain(..) {
+        if let Err(e) = self.journal.commit() {
+            self.halt(&e);
+            self.fail_waiting(&e.to_string());
+            return;
+        }
+        let outputs = std::mem::take(&mut self.outputs);
+        let replies = std::mem::take(&mut self.replies);
+        let signal_replies = std::mem::take(&mut self.signal_replies);
+        self.hand_off(outputs, replies, signal_replies);
+    }
+
+    /// `sync`: releases every held batch whose ticket the syncer has made durable; on a sync failure, halts and
+    /// answers every held request "unavailable" (their outputs never leave).
+    fn release_durable(&mut self) {
+        if self.awaiting.is_empty() {
+            return;
+        }
+        if let Some(f) = self.journal.failure().map(str::to_string) {
+            let e = JournalError::Failed(f);
+            self.halt(&e);
+            self.fail_waiting(&e.to_string());
+            return;
+        }
+        let durable = self.journal.durable_ticket();
+        while self.awaiting.front().is_some_and(|a| a.ticket <= durable) {
+            let Some(a) = self.awaiting.pop_front() else {
+                break;
+            };
+            self.awaiting_outputs -= a.outputs.len();
+            self.hand_off(a.outputs, a.replies, a.signal_replies);
+        }
+    }
+
+    /// A journal failure: nothing held or pending leaves; everyone waiting is told trading is halted.
+    fn fail_waiting(&mut self, reason: &str) {
+        self.outputs.clear();
+        for (reply, _) in self.replies.drain(..) {
+            let _ = reply.send(Answer::Unavailable(reason.to_string()));
+        }
+        for (reply, _) in self.signal_replies.drain(..) {
+            let _ = reply.send(SignalAnswer::Unavailable(reason.to_string()));
+        }
+        for a in self.awaiting.drain(..) {
+            for (reply, _) in a.replies {
+                let _ = reply.send(Answer::Unavailable(reason.to_string()));
+            }
+            for (reply, _) in a.signal_replies {
+                let _ = reply.send(SignalAnswer::Unavailable(reason.to_string()));
+            }
+        }
+        self.awaiting_outputs = 0;
+    }
+
+    /// Hands a durable batch's outputs to the venue ring and its answers to the edges.
+    fn hand_off(
+        &mut self,
+        mut outputs: Vec<Output>,
+        replies: Vec<(ReplyTx, Answer)>,
+        signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
+    ) {
+        for out in outputs.drain(..) {
             let cmd = match out {
                 Output::Submit(o) => VenueCommand::Submit(o),
                 Output::Cancel { order } => VenueCommand::Cancel { order },
@@ -574,10 +666,14 @@ impl Sequencer {
                 Err(TrySendError::Full(c)) => self.pending_venue.push_back(c),
             }
         }
-        for (reply, answer) in self.replies.drain(..) {
+        if self.outputs.capacity() == 0 {
+            // Reuse the drained buffer for the next batch.
+            self.outputs = outputs;
+        }
+        for (reply, answer) in replies {
             let _ = reply.send(answer);
         }
-        for (reply, answer) in self.signal_replies.drain(..) {
+        for (reply, answer) in signal_replies {
             let _ = reply.send(answer);
         }
         self.publish_status();
@@ -601,6 +697,7 @@ impl Sequencer {
         let mut shutdown = false;
         while !shutdown {
             self.status.loop_turns.fetch_add(1, Ordering::Relaxed);
+            self.release_durable();
             self.feed_pending();
             self.venue_free_at_batch = self
                 .options
@@ -664,10 +761,27 @@ impl Sequencer {
             }
         }
         self.release();
-        if let Err(e) = self.journal.sync_all() {
-            tracing::error!("journal sync at shutdown failed: {e}");
+        match self.journal.sync_all() {
+            Ok(()) => {
+                // Everything is on disk now: release what still waited for the syncer.
+                while let Some(a) = self.awaiting.pop_front() {
+                    self.awaiting_outputs -= a.outputs.len();
+                    self.hand_off(a.outputs, a.replies, a.signal_replies);
+                }
+            }
+            Err(e) => {
+                tracing::error!("journal sync at shutdown failed: {e}");
+                self.fail_waiting(&e.to_string());
+            }
         }
         self.engine
+    }
+
+    /// A held batch can be released.
+    fn durable_waiting(&self) -> bool {
+        self.awaiting
+            .front()
+            .is_some_and(|a| a.ticket <= self.journal.durable_ticket())
     }
 
     /// Spin briefly, then park until either ring has something (or the park times out).
@@ -676,7 +790,7 @@ impl Sequencer {
         loop {
             // Look at the clock only every 64 polls: the rings are cheaper to poll than the clock.
             for _ in 0..64 {
-                if !self.inbound.is_empty() || !self.reports.is_empty() {
+                if !self.inbound.is_empty() || !self.reports.is_empty() || self.durable_waiting() {
                     return;
                 }
                 std::hint::spin_loop();
@@ -689,10 +803,25 @@ impl Sequencer {
             std::thread::sleep(Duration::from_micros(100));
             return;
         }
-        // Wait until either ring has something, without taking it.
+        // Wait until either ring has something (or, with batches held for the syncer, a sync completes),
+        // without taking it.
         let mut sel = crossbeam_channel::Select::new();
         sel.recv(&self.inbound);
         sel.recv(&self.reports);
+        let done = self
+            .journal
+            .sync_done()
+            .filter(|_| !self.awaiting.is_empty());
+        if let Some(done) = done {
+            if self.durable_waiting() {
+                return;
+            }
+            let i = sel.recv(done);
+            if sel.ready_timeout(PARK_TIMEOUT) == Ok(i) {
+                let _ = done.try_recv();
+            }
+            return;
+        }
         let _ = sel.ready_timeout(PARK_TIMEOUT);
     }
 }

@@ -5,7 +5,8 @@
 //! venue filling every order); the baseline reads the body and answers 202 with a body of the same size.
 //! Every request is a distinct signal (its own `orderId`), so none is answered as a duplicate.
 //! (1) open-loop at fixed rates, latency from each request's intended send time; (2) closed-loop throughput.
-//! Usage: `cargo run --release -p bulwark-bench --bin webhook_load [seconds_per_phase] [durability]`.
+//! Usage: `cargo run --release -p bulwark-bench --bin webhook_load [seconds_per_phase] [durability]
+//! [closed_loop_connections]`.
 #![forbid(unsafe_code)]
 
 use bulwark_bench::http_load::{self, post_request};
@@ -67,12 +68,21 @@ fn signal(n: u64) -> String {
 }
 
 /// Starts this binary in a server mode, pinned to core 0 when `taskset` exists; returns it and its address.
-fn spawn_server(args: &[&str]) -> (Child, SocketAddr) {
+fn spawn_server(args: &[&str], wrap_env: Option<&str>) -> (Child, SocketAddr) {
     let me = std::env::current_exe().expect("own path");
     let pinned = Command::new("taskset").arg("-V").output().is_ok();
+    // BENCH_GATEWAY_WRAP="perf record -g -o /tmp/perf.data" profiles the gateway.
+    let wrap: Vec<String> = wrap_env
+        .map_or(Err(std::env::VarError::NotPresent), std::env::var)
+        .map(|w| w.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
     let mut cmd = if pinned {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(me);
+        c.args(["-c", "0"]).args(&wrap).arg(me);
+        c
+    } else if let Some((first, rest)) = wrap.split_first() {
+        let mut c = Command::new(first);
+        c.args(rest).arg(me);
         c
     } else {
         Command::new(me)
@@ -151,7 +161,10 @@ fn serve_baseline(body_bytes: usize) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        eprintln!("baseline listening on http://{}", listener.local_addr().expect("addr"));
+        eprintln!(
+            "baseline listening on http://{}",
+            listener.local_addr().expect("addr")
+        );
         axum::serve(listener, app).await.expect("serve");
     });
 }
@@ -165,6 +178,10 @@ fn main() {
     }
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let durability = args.get(2).cloned().unwrap_or_else(|| "sync".into());
+    let closed_connections: usize = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(CONNECTIONS);
     // The generator's threads run on core 1, the servers on core 0.
     let _ = Command::new("taskset")
         .args(["-cp", "1", &std::process::id().to_string()])
@@ -174,7 +191,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = dir.path().join("bench.toml");
     std::fs::write(&cfg, gateway_config(&dir.path().join("data"), &durability)).expect("config");
-    let (mut gw, gw_addr) = spawn_server(&["--serve-gateway", cfg.to_str().expect("utf-8 path")]);
+    let (mut gw, gw_addr) = spawn_server(
+        &["--serve-gateway", cfg.to_str().expect("utf-8 path")],
+        Some("BENCH_GATEWAY_WRAP"),
+    );
     let (st, _) = http_load::one_shot(
         gw_addr,
         &post_request("/api/v1/prices", r#"{"symbol":"AAPL","price":"200"}"#),
@@ -193,7 +213,7 @@ fn main() {
     let (st, sample) = http_load::one_shot(gw_addr, &batch(1)[0]).expect("sample signal");
     assert_eq!(st, 202, "sample signal accepted: {sample}");
     let body_bytes = sample.len();
-    let (mut base, base_addr) = spawn_server(&["--serve-baseline", &body_bytes.to_string()]);
+    let (mut base, base_addr) = spawn_server(&["--serve-baseline", &body_bytes.to_string()], None);
 
     println!("# webhook_load: {}", machine());
     println!(
@@ -208,9 +228,20 @@ fn main() {
         let n = (rate * seconds) as usize;
         let skip = (rate / 2) as usize; // the first half second warms up
         let dur = Duration::from_secs(seconds + 30);
-        let b = http_load::run(base_addr, &batch(n), CONNECTIONS, Some(rate), dur, 202, skip);
+        let b = http_load::run(
+            base_addr,
+            &batch(n),
+            CONNECTIONS,
+            Some(rate),
+            dur,
+            202,
+            skip,
+        );
         let g = http_load::run(gw_addr, &batch(n), CONNECTIONS, Some(rate), dur, 202, skip);
-        println!("{}", row(&format!("baseline: plain axum, {rate}/s"), &b.latency));
+        println!(
+            "{}",
+            row(&format!("baseline: plain axum, {rate}/s"), &b.latency)
+        );
         println!("{}", row(&format!("gateway webhook, {rate}/s"), &g.latency));
         summary.push(format!(
             "{rate}/s: p50 {:.2}x, p99 {:.2}x, p99.9 {:.2}x; errors baseline {} gateway {}; achieved {:.0}/s and {:.0}/s",
@@ -229,12 +260,20 @@ fn main() {
         println!("    {s}");
     }
     println!();
-    println!("## Closed loop ({CONNECTIONS} connections, server on one core)");
+    println!("## Closed loop ({closed_connections} connections, server on one core)");
     println!();
     let dur = Duration::from_secs(seconds);
     let pool = 100_000 * seconds as usize;
-    let b = http_load::run(base_addr, &batch(pool), CONNECTIONS, None, dur, 202, 0);
-    let g = http_load::run(gw_addr, &batch(pool), CONNECTIONS, None, dur, 202, 0);
+    let b = http_load::run(
+        base_addr,
+        &batch(pool),
+        closed_connections,
+        None,
+        dur,
+        202,
+        0,
+    );
+    let g = http_load::run(gw_addr, &batch(pool), closed_connections, None, dur, 202, 0);
     let tput = |r: &http_load::LoadResult| r.sent as f64 / r.elapsed.as_secs_f64();
     println!(
         "closed-loop throughput: baseline {:.0} req/s ({} errors), gateway {:.0} req/s ({} errors); ratio {:.2}x",
@@ -247,8 +286,12 @@ fn main() {
     println!("{HEADER}");
     println!("{}", row("baseline closed-loop", &b.latency));
     println!("{}", row("gateway closed-loop", &g.latency));
-    let _ = gw.kill();
-    let _ = base.kill();
+    // SIGINT: the gateway shuts down cleanly (and a profiler wrapping it writes its data).
+    for child in [&gw, &base] {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+    }
     let _ = gw.wait();
     let _ = base.wait();
 }

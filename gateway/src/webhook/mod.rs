@@ -11,7 +11,7 @@
 pub mod dedup;
 
 use crate::config::{BracketPolicy, Config, DelayedDataPolicy, SizingName, WebhookSection};
-use crate::http::{now_ns, order_json, ApiError, AppState};
+use crate::http::{now_ns, order_json, ApiError, AppState, OrderView, RejectView};
 use crate::sequencer::{AccountOutcome, Inbound, SignalAnswer, SignalMember, SignalRequest};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
@@ -21,6 +21,7 @@ use axum::Json;
 use bulwark_model::*;
 use bulwark_signals::{Alert, AlertError, AlertOrderType, AlertTif, PlanOptions, Sizing};
 use rust_decimal::Decimal;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -446,12 +447,22 @@ pub async fn post_tradingview(
         ext_hours: alert.extended_hours,
         alert,
     };
+    let summary = Summary {
+        key: request.key,
+        symbol,
+        ticker: request.alert.ticker.clone(),
+        action: request.alert.action.as_str(),
+        unkeyed: request.alert.time_text.is_none()
+            && request.alert.order_id.is_none()
+            && request.alert.signal_id.is_none(),
+        brackets: request.alert.stop_loss.is_some() || request.alert.take_profit.is_some(),
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     if let Err(e) = crate::http::enqueue(
         &s,
         Inbound::Signal {
             ts_ns: received_ns,
-            request: Box::new(request.clone()),
+            request: Box::new(request),
             reply: tx,
         },
     ) {
@@ -461,131 +472,185 @@ pub async fn post_tradingview(
         Ok(a) => a,
         Err(e) => return api_error(e),
     };
-    answer_json(&s, hook, &request, answer)
+    answer_json(&s, hook, &summary, answer)
 }
 
-fn account_json(s: &AppState, symbol: SymbolId, a: &AccountOutcome) -> Value {
-    let name = s.catalog.account_name(a.account);
-    match &a.result {
-        Err(e) => json!({
-            "account": name,
-            "status": if e.code() == "NOTHING_TO_DO" { "nothing_to_do" } else { "not_sized" },
-            "reason": {"code": e.code(), "message": e.to_string()},
-            "orders": [],
-            "cancels": [],
-        }),
-        Ok(children) => {
-            let mut orders = Vec::new();
-            let mut cancels = Vec::new();
-            let mut accepted = 0usize;
-            let mut first_reject: Option<Value> = None;
-            for c in children {
-                let ok = matches!(c.decision.verdict, Verdict::Accept);
-                if ok {
-                    accepted += 1;
-                }
-                let reason = match c.decision.verdict {
-                    Verdict::Reject(r) => {
-                        let detail = s.catalog.reject_detail(&r, Some(symbol));
-                        Some(
-                            json!({"code": r.reason.code(), "rule": r.rule.as_str(), "message": r.text_with_detail(&detail), "detail": detail}),
-                        )
-                    }
-                    Verdict::Accept => None,
-                };
-                if first_reject.is_none() {
-                    first_reject.clone_from(&reason);
-                }
-                match c.role {
-                    Some(role) => {
-                        let mut o = c
-                            .order
-                            .as_ref()
-                            .map_or(json!({}), |o| order_json(&s.catalog, o));
-                        if let Value::Object(m) = &mut o {
-                            m.insert("role".into(), json!(role.as_str()));
-                        }
-                        orders.push(o);
-                    }
-                    None => cancels.push(json!({
-                        "order_id": c.decision.order.0,
-                        "accepted": ok,
-                        "reason": reason,
-                    })),
-                }
+/// What the answer repeats of the signal.
+struct Summary {
+    key: SignalKey,
+    symbol: SymbolId,
+    ticker: String,
+    action: &'static str,
+    /// No time, orderId or signalId: the key cannot tell two identical signals apart.
+    unkeyed: bool,
+    brackets: bool,
+}
+
+#[derive(Serialize)]
+struct SignalView<'a> {
+    id: String,
+    webhook: &'a str,
+    strategy: &'a str,
+    ticker: &'a str,
+    symbol: &'a str,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_seq: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ReasonView {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CancelView {
+    order_id: u64,
+    accepted: bool,
+    reason: Option<RejectView>,
+}
+
+#[derive(Serialize)]
+struct AccountView<'a> {
+    account: &'a str,
+    status: &'static str,
+    reason: Option<ReasonView>,
+    orders: Vec<OrderView<'a>>,
+    cancels: Vec<CancelView>,
+}
+
+#[derive(Serialize)]
+struct AcceptedView<'a> {
+    success: bool,
+    duplicate: bool,
+    signal: SignalView<'a>,
+    accounts: Vec<AccountView<'a>>,
+    warnings: Vec<&'static str>,
+}
+
+fn account_view<'a>(s: &'a AppState, symbol: SymbolId, a: &'a AccountOutcome) -> AccountView<'a> {
+    let account = s.catalog.account_name(a.account);
+    let children = match &a.result {
+        Err(e) => {
+            return AccountView {
+                account,
+                status: if e.code() == "NOTHING_TO_DO" {
+                    "nothing_to_do"
+                } else {
+                    "not_sized"
+                },
+                reason: Some(ReasonView {
+                    code: e.code(),
+                    rule: None,
+                    message: e.to_string(),
+                    detail: None,
+                }),
+                orders: Vec::new(),
+                cancels: Vec::new(),
             }
-            let status = match (accepted, children.len()) {
-                (a, n) if a == n => "accepted",
-                (0, _) => "rejected",
-                _ => "partially_accepted",
-            };
-            json!({
-                "account": name,
-                "status": status,
-                "reason": first_reject,
-                "orders": orders,
-                "cancels": cancels,
-            })
         }
+        Ok(children) => children,
+    };
+    let mut orders = Vec::with_capacity(children.len());
+    let mut cancels = Vec::new();
+    let mut accepted = 0usize;
+    let mut first_reject: Option<ReasonView> = None;
+    for c in children {
+        let reject = match c.decision.verdict {
+            Verdict::Reject(r) => Some(RejectView::new(&s.catalog, &r, Some(symbol))),
+            Verdict::Accept => {
+                accepted += 1;
+                None
+            }
+        };
+        if first_reject.is_none() {
+            first_reject = reject.as_ref().map(|r| ReasonView {
+                code: r.code,
+                rule: Some(r.rule),
+                message: r.message.clone(),
+                detail: Some(r.detail.clone()),
+            });
+        }
+        match (c.role, &c.order) {
+            (Some(role), Some(o)) => {
+                let mut v = order_json(&s.catalog, o);
+                v.role = Some(role.as_str());
+                orders.push(v);
+            }
+            _ => cancels.push(CancelView {
+                order_id: c.decision.order.0,
+                accepted: reject.is_none(),
+                reason: reject,
+            }),
+        }
+    }
+    let status = match (accepted, children.len()) {
+        (a, n) if a == n => "accepted",
+        (0, _) => "rejected",
+        _ => "partially_accepted",
+    };
+    AccountView {
+        account,
+        status,
+        reason: first_reject,
+        orders,
+        cancels,
     }
 }
 
-fn answer_json(
-    s: &AppState,
-    hook: &Webhook,
-    req: &SignalRequest,
-    answer: SignalAnswer,
-) -> Response {
-    let signal = json!({
-        "id": req.key.to_hex(),
-        "webhook": hook.name,
-        "strategy": hook.strategy,
-        "ticker": req.alert.ticker,
-        "symbol": s.catalog.symbol_name(req.symbol),
-        "action": req.alert.action.as_str(),
-    });
+fn answer_json(s: &AppState, hook: &Webhook, sum: &Summary, answer: SignalAnswer) -> Response {
+    let signal = |seq: Option<u64>, first_seq: Option<u64>| SignalView {
+        id: sum.key.to_hex(),
+        webhook: &hook.name,
+        strategy: &hook.strategy,
+        ticker: &sum.ticker,
+        symbol: s.catalog.symbol_name(sum.symbol),
+        action: sum.action,
+        seq,
+        first_seq,
+    };
     match answer {
         SignalAnswer::Duplicate { first_seq } => {
-            tracing::info!(webhook = %hook.name, key = %req.key.to_hex(), first_seq, "duplicate webhook delivery ignored");
-            let mut sig = signal;
-            sig["first_seq"] = json!(first_seq);
+            tracing::info!(webhook = %hook.name, key = %sum.key.to_hex(), first_seq, "duplicate webhook delivery ignored");
             (
                 StatusCode::OK,
-                Json(json!({"success": true, "duplicate": true, "signal": sig})),
+                Json(json!({"success": true, "duplicate": true, "signal": signal(None, Some(first_seq))})),
             )
                 .into_response()
         }
         SignalAnswer::Done { seq, accounts } => {
-            let list: Vec<Value> = accounts
+            let list: Vec<AccountView<'_>> = accounts
                 .iter()
-                .map(|a| account_json(s, req.symbol, a))
+                .map(|a| account_view(s, sum.symbol, a))
                 .collect();
             let mut warnings = Vec::new();
-            if req.alert.time_text.is_none()
-                && req.alert.order_id.is_none()
-                && req.alert.signal_id.is_none()
-            {
+            if sum.unkeyed {
                 warnings.push("the signal has no time, orderId or signalId: an identical signal within 24 h will be treated as a duplicate; add \"time\":\"{{timenow}}\"");
             }
-            if req.alert.stop_loss.is_some() || req.alert.take_profit.is_some() {
+            if sum.brackets {
                 warnings.push(
                     "takeProfit/stopLoss were used for sizing only; no attached orders were placed",
                 );
             }
             match seq {
                 Some(seq) => {
-                    let mut sig = signal;
-                    sig["seq"] = json!(seq);
-                    tracing::info!(webhook = %hook.name, seq, accounts = list.len(), "webhook signal accepted");
+                    tracing::debug!(webhook = %hook.name, seq, accounts = list.len(), "webhook signal accepted");
                     (
                         StatusCode::ACCEPTED,
-                        Json(json!({
-                            "success": true,
-                            "duplicate": false,
-                            "signal": sig,
-                            "accounts": list,
-                            "warnings": warnings,
-                        })),
+                        Json(AcceptedView {
+                            success: true,
+                            duplicate: false,
+                            signal: signal(Some(seq), None),
+                            accounts: list,
+                            warnings,
+                        }),
                     )
                         .into_response()
                 }
@@ -609,7 +674,7 @@ fn answer_json(
                         code,
                         &code.to_ascii_lowercase().replace('_', "-"),
                         &message,
-                        json!({"signal": signal, "accounts": list}),
+                        json!({"signal": signal(None, None), "accounts": list}),
                     )
                 }
             }
