@@ -1515,6 +1515,99 @@ multiplier = 0
     }
 
     #[test]
+    fn webhook_and_copy_group_mistakes_are_errors_with_lines() {
+        let text = r#"
+[[accounts]]
+name = "A"
+
+[[symbols]]
+name = "X"
+
+[[copy_groups]]
+name = "g"
+members = [
+  { account = "A", sizing = "fixed" },
+  { account = "A", sizing = "multiplier", value = 2 },
+  { account = "NOPE", sizing = "percent_of_equity", value = 150 },
+  { account = "A", sizing = "signal", value = 1, colour = "red" },
+]
+symbols = { "NQ1!" = "NQZ2026" }
+
+[[webhooks]]
+name = "w"
+token = "short"
+account = "A"
+copy_group = "g"
+allow_ips = ["52.89.214.238", "not-an-ip", "10.0.0.0/33"]
+max_signal_age_s = 0
+delayed_data = "sometimes"
+
+[[webhooks]]
+name = "w"
+token_sha256 = "xyz"
+secret = ""
+"#;
+        let errs = load_str("w.toml", text).unwrap_err().0;
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        for want in [
+            "copy_groups[0].members[0].value: this sizing rule needs a value",
+            "copy_groups[0].members[1].account: account `A` is in this group twice",
+            "copy_groups[0].members[2].account: unknown account `NOPE`",
+            "copy_groups[0].members[2].value: a percentage of equity above 100",
+            "copy_groups[0].members[3].colour: unknown key",
+            "copy_groups[0].symbols.NQ1!: maps `NQ1!` to `NQZ2026`, which is not a configured symbol",
+            "webhooks[0]:",
+            "webhooks[1].token_sha256: must be 64 hex digits",
+            "webhooks[1].secret: must not be empty",
+            "webhooks[1].name: a webhook trades exactly one of account or copy_group",
+        ] {
+            assert!(
+                shown.iter().any(|e| e.contains(want)),
+                "missing `{want}` in:\n{}",
+                shown.join("\n")
+            );
+        }
+        // The first webhook's type error (delayed_data) hides its other fields, so check them on their own.
+        let text2 = text.replace("delayed_data = \"sometimes\"\n", "");
+        let shown: Vec<String> = load_str("w.toml", &text2)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for want in [
+            "webhooks[0].token: must be at least 16 characters",
+            "webhooks[0].name: a webhook trades exactly one of account or copy_group",
+            "webhooks[0].allow_ips[1]: `not-an-ip` is not an IP address or CIDR block",
+            "webhooks[0].allow_ips[2]: `10.0.0.0/33` is not an IP address or CIDR block",
+            "webhooks[0].max_signal_age_s: 0 is out of range; allowed 1 to 3600",
+            "webhooks[1].name: `w` is not a valid, unique webhook name",
+        ] {
+            assert!(
+                shown.iter().any(|e| e.contains(want)),
+                "missing `{want}` in:\n{}",
+                shown.join("\n")
+            );
+        }
+    }
+
+    #[test]
+    fn webhook_defaults_allow_only_tradingview() {
+        let c = load(None).unwrap();
+        let demo = c.webhooks.iter().find(|w| w.name == "demo").unwrap();
+        assert_eq!(demo.max_signal_age_s, 30);
+        let text = "[[accounts]]\nname = \"A\"\n[[symbols]]\nname = \"X\"\n[[webhooks]]\nname = \"w\"\ntoken = \"0123456789abcdef\"\naccount = \"A\"\n";
+        let c = load_str("d.toml", text).unwrap();
+        assert_eq!(
+            c.webhooks[0].allow_ips,
+            TRADINGVIEW_IPS.map(String::from).to_vec()
+        );
+        assert!(c.webhooks[0].trusted_proxies.is_empty());
+        assert_eq!(c.webhooks[0].delayed_data, DelayedDataPolicy::Reject);
+        assert_eq!(c.webhooks[0].brackets, BracketPolicy::Reject);
+    }
+
+    #[test]
     fn syntax_error_names_the_line() {
         let errs = load_str("x.toml", "[gateway]\nhttp_listen = \n")
             .unwrap_err()
