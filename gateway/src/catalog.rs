@@ -169,7 +169,8 @@ impl Remap {
             | Event::Venue(_)
             | Event::Control(_)
             | Event::Timer(_)
-            | Event::Signal(_) => {}
+            | Event::Signal(_)
+            | Event::Audit(_) => {}
         }
         Ok(())
     }

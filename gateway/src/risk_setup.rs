@@ -284,6 +284,7 @@ pub fn engine_config(
                 AssetClassName::Crypto => AssetClass::Crypto,
             },
             multiplier: i64::from(s.multiplier),
+            px_decimals: s.px_decimals,
             restricted: s.restricted,
         })
         .collect();

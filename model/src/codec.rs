@@ -72,8 +72,8 @@ impl Sink for SliceSink<'_> {
 /// payload length. Boot records have variable length and go through [`encode`].
 pub fn encode_into(event: &Event, dst: &mut [u8]) -> usize {
     assert!(
-        !matches!(event, Event::Boot(_)),
-        "boot records are encoded with `encode`"
+        !event.is_variable_length(),
+        "boot and audit records are encoded with `encode`"
     );
     let mut sink = SliceSink { buf: dst, pos: 0 };
     encode(event, &mut sink);
@@ -200,6 +200,11 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
         Event::Signal(sig) => {
             out.extend_from_slice(&sig.key.0);
             out.extend_from_slice(&sig.children.to_le_bytes());
+        }
+        Event::Audit(a) => {
+            put_str(out, &a.actor);
+            out.push(a.role);
+            put_str(out, &a.reason);
         }
     }
 }
@@ -335,11 +340,7 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
             px: Px::from_raw(r.i64()?),
         }),
         EventKind::Control => {
-            let kind = match r.u8()? {
-                1 => ControlKind::Trip,
-                2 => ControlKind::Reset,
-                _ => return Err(CodecError::Invalid("control kind")),
-            };
+            let kind = ControlKind::from_u8(r.u8()?).ok_or(CodecError::Invalid("control kind"))?;
             let tag = r.u8()?;
             let id = r.u32()?;
             let scope = match (tag, id) {
@@ -365,6 +366,11 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
             }
             _ => return Err(CodecError::Invalid("timer")),
         },
+        EventKind::Audit => Event::Audit(Audit {
+            actor: r.str()?,
+            role: r.u8()?,
+            reason: r.str()?,
+        }),
         EventKind::Signal => {
             let mut key = [0u8; 32];
             key.copy_from_slice(r.take(32)?);
@@ -580,13 +586,9 @@ mod tests {
                 symbol: SymbolId(s),
                 px: Px::from_raw(p)
             })),
-            (prop::bool::ANY, 0u8..3, any::<u32>(), 0u8..5).prop_map(|(h, tag, id, level)| {
+            (1u8..6, 0u8..3, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
                 Event::Control(Control {
-                    kind: if h {
-                        ControlKind::Trip
-                    } else {
-                        ControlKind::Reset
-                    },
+                    kind: ControlKind::from_u8(k).expect("1..5 are control kinds"),
                     scope: match tag {
                         0 => KillScope::Global,
                         1 => KillScope::Group(id),
@@ -597,6 +599,13 @@ mod tests {
             }),
             (any::<u32>(), any::<u16>())
                 .prop_map(|(day, boundary)| Event::Timer(Timer::DayRoll { day, boundary })),
+            ("[a-z0-9 -]{0,20}", any::<u8>(), "\\PC{0,40}").prop_map(|(actor, role, reason)| {
+                Event::Audit(Audit {
+                    actor,
+                    role,
+                    reason,
+                })
+            }),
             (any::<[u8; 32]>(), any::<u16>()).prop_map(|(key, children)| Event::Signal(
                 SignalRecord {
                     key: SignalKey(key),
@@ -619,7 +628,7 @@ mod tests {
 
         #[test]
         fn slice_encoding_matches_vec_encoding(ev in event()) {
-            if !matches!(ev, Event::Boot(_)) {
+            if !ev.is_variable_length() {
                 let mut v = Vec::new();
                 encode(&ev, &mut v);
                 let mut buf = [0u8; FIXED_PAYLOAD_BYTES_MAX];
@@ -630,7 +639,7 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic(kind in 0u16..10, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+        fn arbitrary_bytes_never_panic(kind in 0u16..12, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
             let _ = decode(kind, version, &bytes);
         }
 

@@ -184,10 +184,86 @@ pub struct PriceUpdate {
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ControlKind {
-    /// Trip the kill switch at `scope`: new orders in scope are rejected, working orders canceled; cancels pass.
+    /// Trip the kill switch at `scope` in mode `cancel_all`: new orders in scope are rejected, working orders
+    /// canceled; cancels pass.
     Trip = 1,
-    /// Reset it; allowed only at a level at least as high as the one that tripped it.
+    /// Reset it; allowed only at a level at least as high as the one that tripped it. Canceled orders stay
+    /// canceled.
     Reset = 2,
+    /// Trip in mode `halt`: new orders rejected; working orders stay; cancels pass.
+    TripHalt = 3,
+    /// Trip in mode `flatten`: as `cancel_all`, then closing orders for every position in scope (marketable
+    /// limits inside the price collar, `ingress = risk`).
+    TripFlatten = 4,
+    /// Trip in mode `reduce_only`: only orders that reduce a position (with working orders) pass.
+    TripReduceOnly = 5,
+}
+
+impl ControlKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        [
+            Self::Trip,
+            Self::Reset,
+            Self::TripHalt,
+            Self::TripFlatten,
+            Self::TripReduceOnly,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == v)
+    }
+    /// The mode a trip leaves in force; `None` for a reset.
+    pub fn mode(self) -> Option<KillMode> {
+        match self {
+            Self::Trip => Some(KillMode::CancelAll),
+            Self::TripHalt => Some(KillMode::Halt),
+            Self::TripFlatten => Some(KillMode::Flatten),
+            Self::TripReduceOnly => Some(KillMode::ReduceOnly),
+            Self::Reset => None,
+        }
+    }
+    pub fn trip(mode: KillMode) -> Self {
+        match mode {
+            KillMode::CancelAll => Self::Trip,
+            KillMode::Halt => Self::TripHalt,
+            KillMode::Flatten => Self::TripFlatten,
+            KillMode::ReduceOnly => Self::TripReduceOnly,
+        }
+    }
+}
+
+/// What a tripped kill switch does (spec §4.3 and the control plane's modes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillMode {
+    Halt,
+    ReduceOnly,
+    CancelAll,
+    Flatten,
+}
+
+impl KillMode {
+    /// Every new order in scope is rejected (all modes but `reduce_only`).
+    pub fn blocks_all(self) -> bool {
+        self != KillMode::ReduceOnly
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KillMode::Halt => "halt",
+            KillMode::ReduceOnly => "reduce_only",
+            KillMode::CancelAll => "cancel_all",
+            KillMode::Flatten => "flatten",
+        }
+    }
+}
+
+/// Who did a control action and why: journaled just before the control record it explains.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Audit {
+    /// The token's configured name (never the token).
+    pub actor: String,
+    /// The actor's role level.
+    pub role: u8,
+    pub reason: String,
 }
 
 /// What a kill switch covers (spec §4.3: GLOBAL ⊃ FIRM ⊃ ACCOUNT).
@@ -288,9 +364,16 @@ pub enum Event {
     Control(Control),
     Timer(Timer),
     Signal(SignalRecord),
+    Audit(Audit),
 }
 
 impl Event {
+    /// Records whose payload length varies (they hold strings); the rest fit in
+    /// [`crate::codec::FIXED_PAYLOAD_BYTES_MAX`].
+    pub fn is_variable_length(&self) -> bool {
+        matches!(self, Event::Boot(_) | Event::Audit(_))
+    }
+
     /// The record kind written in the journal header.
     pub fn kind(&self) -> EventKind {
         match self {
@@ -303,6 +386,7 @@ impl Event {
             Event::Control(_) => EventKind::Control,
             Event::Timer(_) => EventKind::Timer,
             Event::Signal(_) => EventKind::Signal,
+            Event::Audit(_) => EventKind::Audit,
         }
     }
 }
@@ -321,10 +405,11 @@ pub enum EventKind {
     Control = 7,
     Timer = 8,
     Signal = 9,
+    Audit = 10,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         Self::Boot,
         Self::NewOrder,
         Self::CancelOrder,
@@ -334,6 +419,7 @@ impl EventKind {
         Self::Control,
         Self::Timer,
         Self::Signal,
+        Self::Audit,
     ];
     pub fn from_u16(v: u16) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| *k as u16 == v)
@@ -349,6 +435,7 @@ impl EventKind {
             Self::Control => "control",
             Self::Timer => "timer",
             Self::Signal => "signal",
+            Self::Audit => "audit",
         }
     }
 }

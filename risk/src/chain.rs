@@ -75,13 +75,38 @@ impl Engine {
         let limits = &acct.risk.limits;
         let sym = &self.config_symbols[o.symbol.0 as usize];
 
-        // KILL at every scope that covers the account.
-        let group_killed = acct
+        // KILL at every scope that covers the account: any mode but reduce-only rejects every new order;
+        // reduce-only lets through an order that, with the working orders on its side, only shrinks the position.
+        let group_kill = acct
             .risk
             .group
-            .is_some_and(|g| self.group_kill.get(g as usize).is_some_and(|k| k.is_some()));
-        if self.global_kill.is_some() || group_killed || acct.kill_level.is_some() {
+            .and_then(|g| self.group_kill.get(g as usize).copied().flatten());
+        let kills = [self.global_kill, group_kill, acct.kill];
+        if kills.iter().flatten().any(|k| k.mode.blocks_all()) {
             return Some(Reject::plain(RuleId::Kill, RejectReason::KillSwitchActive));
+        }
+        if kills.iter().any(Option::is_some) {
+            let (pos, working_same_side) =
+                self.books.get(&(o.account, o.symbol)).map_or((0, 0), |b| {
+                    let w = match o.side {
+                        Side::Buy => b.working_buy,
+                        Side::Sell => b.working_sell,
+                    };
+                    (b.position.qty.raw(), w.raw())
+                });
+            let reduces = match o.side {
+                Side::Sell => pos > 0 && o.qty.raw().saturating_add(working_same_side) <= pos,
+                Side::Buy => pos < 0 && o.qty.raw().saturating_add(working_same_side) <= -pos,
+            };
+            if !reduces {
+                return Some(Reject::with(
+                    RuleId::Kill,
+                    RejectReason::KillSwitchActive,
+                    Measure::Qty,
+                    o.qty.raw(),
+                    pos.abs().saturating_sub(working_same_side).max(0),
+                ));
+            }
         }
         // ACCOUNT_STATE: prop locks (HARD for good, SOFT and PAUSE until the day boundary).
         if acct.lock.is_some() {
@@ -168,9 +193,10 @@ impl Engine {
                 acct.breaches.push(ts_ns);
                 if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
                     // Resettable by a risk officer: a storm is an operating event, not a rule failure.
-                    acct.kill_level = Some(
-                        acct.kill_level
-                            .map_or(LEVEL_RISK_OFFICER, |l| l.max(LEVEL_RISK_OFFICER)),
+                    crate::engine::Kill::merge(
+                        &mut acct.kill,
+                        LEVEL_RISK_OFFICER,
+                        KillMode::CancelAll,
                     );
                     let account = o.account;
                     self.cancel_all(|w| w.account == account, ts_ns, out);

@@ -122,11 +122,42 @@ pub enum Lock {
     Permanent,
 }
 
+/// A tripped kill switch: the highest role level that tripped it (a reset needs at least that) and its mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kill {
+    pub level: u8,
+    pub mode: KillMode,
+}
+
+impl Kill {
+    /// Tripping again is idempotent: the level only rises, and a mode that blocks every order is not weakened
+    /// to reduce-only.
+    pub(crate) fn merge(slot: &mut Option<Kill>, level: u8, mode: KillMode) {
+        *slot = Some(match *slot {
+            None => Kill { level, mode },
+            Some(k) => Kill {
+                level: k.level.max(level),
+                mode: if k.mode.blocks_all() && !mode.blocks_all() {
+                    k.mode
+                } else {
+                    mode
+                },
+            },
+        });
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FlattenStyle {
+    Market,
+    CollarLimit,
+}
+
 /// Per-account risk state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AccountState {
     pub risk: AccountRisk,
-    pub kill_level: Option<u8>,
+    pub kill: Option<Kill>,
     pub lock: Option<Lock>,
     /// Initial balance plus realized P&L.
     pub balance: Notional,
@@ -254,8 +285,8 @@ pub struct Engine {
     /// Reference price and the time it was set.
     pub(crate) ref_px: Vec<Option<(Px, i64)>>,
     pub(crate) open_orders: usize,
-    pub(crate) global_kill: Option<u8>,
-    pub(crate) group_kill: Vec<Option<u8>>,
+    pub(crate) global_kill: Option<Kill>,
+    pub(crate) group_kill: Vec<Option<Kill>>,
     pub(crate) days: Vec<u32>,
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
@@ -338,7 +369,7 @@ impl Engine {
             .accounts
             .into_iter()
             .map(|risk| AccountState {
-                kill_level: None,
+                kill: None,
                 lock: None,
                 balance: risk.initial_balance,
                 sod_equity: risk.initial_balance,
@@ -422,10 +453,27 @@ impl Engine {
     pub fn account_lock(&self, account: AccountId) -> Option<Lock> {
         self.accounts.get(account.0 as usize).and_then(|a| a.lock)
     }
+    /// Every tripped kill switch: global, per group index, per account.
+    pub fn kill_state(&self) -> (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>) {
+        let groups = self
+            .group_kill
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|k| (i as u32, k)))
+            .collect();
+        let accounts = self
+            .accounts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.kill.map(|k| (AccountId(i as u32), k)))
+            .collect();
+        (self.global_kill, groups, accounts)
+    }
+
     pub fn account_killed(&self, account: AccountId) -> bool {
         self.accounts
             .get(account.0 as usize)
-            .is_some_and(|a| a.kill_level.is_some())
+            .is_some_and(|a| a.kill.is_some())
     }
     pub fn prop(&self, account: AccountId) -> Option<&PropAccount> {
         self.accounts
@@ -521,7 +569,7 @@ impl Engine {
                 self.roll_day(*day, *boundary, ts_ns, out);
                 None
             }
-            Event::Boot(_) | Event::Decision(_) | Event::Signal(_) => None,
+            Event::Boot(_) | Event::Decision(_) | Event::Signal(_) | Event::Audit(_) => None,
         }
     }
 
@@ -889,6 +937,19 @@ impl Engine {
 
     /// Submits market orders closing every position of `account`, tagged `ingress = risk` (exempt from locks).
     fn flatten(&mut self, account: AccountId, ts_ns: i64, out: &mut Vec<Output>) {
+        self.flatten_with(account, FlattenStyle::Market, ts_ns, out);
+    }
+
+    /// Closes every position of `account` with orders tagged `ingress = risk`: market IOC orders (prop
+    /// breaches), or, for a kill switch in mode `flatten`, marketable limits at the edge of the price collar
+    /// (falling back to market without a reference price).
+    fn flatten_with(
+        &mut self,
+        account: AccountId,
+        style: FlattenStyle,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
         let held = self.accounts[account.0 as usize].held.clone();
         for symbol in held {
             let Some(book) = self.books.get(&(account, symbol)) else {
@@ -899,15 +960,35 @@ impl Engine {
                 continue;
             }
             let n = self.orders.len() + 1;
+            let side = if pos.raw() > 0 { Side::Sell } else { Side::Buy };
+            let limit_px = match style {
+                FlattenStyle::Market => None,
+                FlattenStyle::CollarLimit => self.ref_px(symbol).map(|px| {
+                    let bp = i128::from(self.accounts[account.0 as usize].risk.limits.collar_bp);
+                    let raw = i128::from(px.raw());
+                    let band = raw * bp / 10_000;
+                    let tick = self.config_symbols[symbol.0 as usize].px_tick_raw().max(1);
+                    // Buy at most the collar above, sell at least the collar below, on the symbol's tick.
+                    let edge = match side {
+                        Side::Buy => (raw + band) / tick * tick,
+                        Side::Sell => (raw - band + tick - 1) / tick * tick,
+                    };
+                    Px::from_raw(edge.clamp(tick, i128::from(i64::MAX)) as i64)
+                }),
+            };
+            let (ord_type, tif, prefix) = match limit_px {
+                Some(_) => (OrdType::Limit, Tif::Day, "KILL-FLAT"),
+                None => (OrdType::Market, Tif::Ioc, "RISK-FLAT"),
+            };
             let o = NewOrder {
                 account,
                 symbol,
-                side: if pos.raw() > 0 { Side::Sell } else { Side::Buy },
-                ord_type: OrdType::Market,
-                tif: Tif::Ioc,
+                side,
+                ord_type,
+                tif,
                 qty: pos.abs(),
-                limit_px: None,
-                cl_ord_id: ClOrdId::try_new(&format!("RISK-FLAT-{n}")).expect("valid id"),
+                limit_px,
+                cl_ord_id: ClOrdId::try_new(&format!("{prefix}-{n}")).expect("valid id"),
                 ingress: Ingress::Risk,
                 ext_hours: true,
             };
@@ -917,13 +998,10 @@ impl Engine {
     }
 
     fn apply_control(&mut self, c: &Control, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
-        let slot: Option<&mut Option<u8>> = match c.scope {
+        let slot: Option<&mut Option<Kill>> = match c.scope {
             KillScope::Global => Some(&mut self.global_kill),
             KillScope::Group(g) => self.group_kill.get_mut(g as usize),
-            KillScope::Account(a) => self
-                .accounts
-                .get_mut(a.0 as usize)
-                .map(|a| &mut a.kill_level),
+            KillScope::Account(a) => self.accounts.get_mut(a.0 as usize).map(|a| &mut a.kill),
         };
         let Some(slot) = slot else {
             return Decision {
@@ -931,46 +1009,49 @@ impl Engine {
                 verdict: Verdict::Reject(Reject::plain(RuleId::Kill, RejectReason::UnknownAccount)),
             };
         };
-        match c.kind {
-            ControlKind::Trip => {
-                // Idempotent; the highest level that tripped it is the one a reset must match.
-                *slot = Some(slot.map_or(c.level, |l| l.max(c.level)));
-                let scope = c.scope;
-                let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
-                self.cancel_all(
-                    |o| match scope {
-                        KillScope::Global => true,
-                        KillScope::Group(g) => groups[o.account.0 as usize] == Some(g),
-                        KillScope::Account(a) => o.account == a,
-                    },
-                    ts_ns,
-                    out,
-                );
-                Decision {
-                    order: OrderId(0),
-                    verdict: Verdict::Accept,
-                }
-            }
-            ControlKind::Reset => match *slot {
-                Some(level) if c.level < level => Decision {
+        let accept = Decision {
+            order: OrderId(0),
+            verdict: Verdict::Accept,
+        };
+        let Some(mode) = c.kind.mode() else {
+            // Reset: only at a level at least as high as the one that tripped it; canceled orders stay canceled.
+            return match *slot {
+                Some(k) if c.level < k.level => Decision {
                     order: OrderId(0),
                     verdict: Verdict::Reject(Reject::with(
                         RuleId::Kill,
                         RejectReason::ResetDenied,
                         Measure::Count,
                         i64::from(c.level),
-                        i64::from(level),
+                        i64::from(k.level),
                     )),
                 },
                 _ => {
                     *slot = None;
-                    Decision {
-                        order: OrderId(0),
-                        verdict: Verdict::Accept,
-                    }
+                    accept
                 }
-            },
+            };
+        };
+        Kill::merge(slot, c.level, mode);
+        let scope = c.scope;
+        let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
+        let in_scope = |account: AccountId| match scope {
+            KillScope::Global => true,
+            KillScope::Group(g) => groups[account.0 as usize] == Some(g),
+            KillScope::Account(a) => account == a,
+        };
+        if matches!(mode, KillMode::CancelAll | KillMode::Flatten) {
+            self.cancel_all(|o| in_scope(o.account), ts_ns, out);
         }
+        if mode == KillMode::Flatten {
+            for i in 0..self.accounts.len() {
+                let account = AccountId(i as u32);
+                if in_scope(account) {
+                    self.flatten_with(account, FlattenStyle::CollarLimit, ts_ns, out);
+                }
+            }
+        }
+        accept
     }
 
     fn roll_day(&mut self, day: u32, boundary: u16, ts_ns: i64, out: &mut Vec<Output>) {
@@ -1080,7 +1161,12 @@ impl Engine {
             })
             .unwrap_or_default();
         Some(Headroom {
-            killed: acct.kill_level.is_some() || self.global_kill.is_some(),
+            killed: acct.kill.is_some()
+                || self.global_kill.is_some()
+                || acct
+                    .risk
+                    .group
+                    .is_some_and(|g| self.group_kill.get(g as usize).is_some_and(Option::is_some)),
             lock: acct.lock,
             balance: acct.balance,
             equity,

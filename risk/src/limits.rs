@@ -103,6 +103,15 @@ pub struct SymbolRisk {
     pub multiplier: i64,
     /// PT-RESTRICT: on the restricted list.
     pub restricted: bool,
+    /// Decimals of the price tick (engine-made limit prices are rounded to it).
+    pub px_decimals: u32,
+}
+
+impl SymbolRisk {
+    /// One price tick in fixed-point raw units.
+    pub fn px_tick_raw(&self) -> i128 {
+        10i128.pow(bulwark_model::FIXED_DECIMALS.saturating_sub(self.px_decimals.min(8)))
+    }
 }
 
 impl Default for SymbolRisk {
@@ -112,6 +121,7 @@ impl Default for SymbolRisk {
             asset_class: AssetClass::Equity,
             multiplier: 1,
             restricted: false,
+            px_decimals: 2,
         }
     }
 }

@@ -304,3 +304,135 @@ fn day_orders_are_canceled_at_the_day_roll_and_gtc_orders_stay() {
     assert_eq!(e.order(d.order).unwrap().status, OrderStatus::PendingCancel);
     assert_eq!(e.order(g.order).unwrap().status, OrderStatus::PendingNew);
 }
+
+fn trip(mode: KillMode, scope: KillScope, level: u8) -> Event {
+    Event::Control(Control {
+        kind: ControlKind::trip(mode),
+        scope,
+        level,
+    })
+}
+
+/// Account 0 long 100 in symbol 0 at 100, plus a working buy of 10 at 90.
+fn long_100_with_a_working_buy() -> (Engine, OrderId) {
+    let mut e = engine_with(vec![account(Limits::default()); 2], 1);
+    price(&mut e, 0, "100", 1);
+    let d = decide(&mut e, &order(Side::Buy, 100, Some("100")).event(), 2);
+    fill(&mut e, d.order, 100, "100", 3);
+    let w = decide(&mut e, &order(Side::Buy, 10, Some("90")).event(), 4);
+    assert_eq!(w.verdict, Verdict::Accept);
+    (e, w.order)
+}
+
+#[test]
+fn kill_mode_halt_keeps_working_orders_and_rejects_new_ones() {
+    let (mut e, working) = long_100_with_a_working_buy();
+    let out = apply(
+        &mut e,
+        &trip(
+            KillMode::Halt,
+            KillScope::Account(AccountId(0)),
+            LEVEL_RISK_OFFICER,
+        ),
+        5,
+    );
+    assert!(out.is_empty(), "halt cancels nothing: {out:?}");
+    assert!(e.order(working).unwrap().status.is_working());
+    let d = decide(&mut e, &order(Side::Sell, 1, Some("100")).event(), 6);
+    assert_eq!(reason(&d), Some(RejectReason::KillSwitchActive));
+    // The other account trades on.
+    let mut other = order(Side::Buy, 1, Some("100"));
+    other.account = 1;
+    assert_eq!(decide(&mut e, &other.event(), 7).verdict, Verdict::Accept);
+}
+
+#[test]
+fn kill_mode_reduce_only_lets_only_reducing_orders_through() {
+    let (mut e, _) = long_100_with_a_working_buy();
+    decide(
+        &mut e,
+        &trip(KillMode::ReduceOnly, KillScope::Global, LEVEL_RISK_OFFICER),
+        5,
+    );
+    let sell = |q| order(Side::Sell, q, Some("100")).event();
+    assert_eq!(decide(&mut e, &sell(60), 6).verdict, Verdict::Accept);
+    // 60 working + 41 would sell through flat.
+    assert_eq!(
+        reason(&decide(&mut e, &sell(41), 7)),
+        Some(RejectReason::KillSwitchActive)
+    );
+    assert_eq!(decide(&mut e, &sell(40), 8).verdict, Verdict::Accept);
+    assert_eq!(
+        reason(&decide(
+            &mut e,
+            &order(Side::Buy, 1, Some("100")).event(),
+            9
+        )),
+        Some(RejectReason::KillSwitchActive)
+    );
+    // A halt on top blocks even reducing orders, and a later reduce-only trip does not weaken it.
+    decide(
+        &mut e,
+        &trip(KillMode::Halt, KillScope::Global, LEVEL_RISK_OFFICER),
+        10,
+    );
+    decide(
+        &mut e,
+        &trip(KillMode::ReduceOnly, KillScope::Global, LEVEL_RISK_OFFICER),
+        11,
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &sell(1), 12)),
+        Some(RejectReason::KillSwitchActive)
+    );
+}
+
+#[test]
+fn kill_mode_flatten_cancels_and_closes_with_limits_inside_the_collar() {
+    let (mut e, working) = long_100_with_a_working_buy();
+    let out = apply(
+        &mut e,
+        &trip(
+            KillMode::Flatten,
+            KillScope::Account(AccountId(0)),
+            LEVEL_RISK_OFFICER,
+        ),
+        5,
+    );
+    assert!(out.contains(&Output::Cancel { order: working }), "{out:?}");
+    let closing: Vec<&Order> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Submit(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closing.len(), 1, "{out:?}");
+    let c = closing[0];
+    assert_eq!(
+        (c.side, c.qty, c.ingress),
+        (Side::Sell, qty(100), Ingress::Risk)
+    );
+    assert_eq!(c.ord_type, OrdType::Limit);
+    // Default collar 500 bp: sell no lower than 95.00, so it is marketable against 100 and inside the collar.
+    assert_eq!(c.limit_px, Some(px("95")));
+    assert!(c.cl_ord_id.as_str().starts_with("KILL-FLAT-"));
+    // Trader cannot reset a risk officer's kill; the risk officer can, and the cancel is not undone.
+    let reset = |level| {
+        Event::Control(Control {
+            kind: ControlKind::Reset,
+            scope: KillScope::Account(AccountId(0)),
+            level,
+        })
+    };
+    assert_eq!(
+        reason(&decide(&mut e, &reset(LEVEL_TRADER), 6)),
+        Some(RejectReason::ResetDenied)
+    );
+    assert_eq!(
+        decide(&mut e, &reset(LEVEL_RISK_OFFICER), 7).verdict,
+        Verdict::Accept
+    );
+    assert_ne!(e.order(working).unwrap().status, OrderStatus::New);
+    assert!(e.kill_state().2.is_empty());
+}

@@ -329,6 +329,9 @@ impl Reference {
                             Some(l) if c.level < l => Some(l),
                             _ => None,
                         },
+                        other => {
+                            unreachable!("the model generates only trips and resets, not {other:?}")
+                        }
                     };
                     match (c.scope, new) {
                         (KillScope::Global, n) => d.global = n,

@@ -340,7 +340,7 @@ impl Journal {
         }
         let mut fixed = [0u8; FIXED_RECORD_BYTES];
         let mut scratch = std::mem::take(&mut self.scratch);
-        let boot = matches!(event, Event::Boot(_));
+        let boot = event.is_variable_length();
         let len = if boot {
             scratch.clear();
             scratch.resize(RECORD_HEADER_BYTES, 0);
