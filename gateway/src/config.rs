@@ -367,6 +367,43 @@ pub struct CopyGroupSection {
     pub members: Vec<CopyMemberSection>,
 }
 
+/// `[auth]`: whether order entry and reads need a token (the control plane always does).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    pub required: bool,
+}
+
+/// An API bearer token (`[[tokens]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TokenSection {
+    /// The actor name journaled with every control action this token takes.
+    pub name: String,
+    /// viewer, trader, risk_officer or admin.
+    pub role: String,
+    /// SHA-256 of the token in hex (`printf %s TOKEN | sha256sum`) ...
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// ... or the token itself (demos only).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Accounts this token may act on (default: all).
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+}
+
+/// 64 hex digits as 32 bytes (validated by the loader).
+pub fn hex32(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = text
+            .get(2 * i..2 * i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub gateway: GatewaySection,
@@ -378,6 +415,8 @@ pub struct Config {
     pub groups: Vec<GroupSection>,
     pub webhooks: Vec<WebhookSection>,
     pub copy_groups: Vec<CopyGroupSection>,
+    pub auth: AuthSection,
+    pub tokens: Vec<TokenSection>,
 }
 
 impl Config {
@@ -625,6 +664,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut groups = Vec::new();
     let mut webhooks = Vec::new();
     let mut copy_groups = Vec::new();
+    let mut tokens = Vec::new();
+    let mut auth = AuthSection::default();
     let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
         let path = vec![key(&name)];
@@ -632,6 +673,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
             "gateway" => gateway = l.section(path, value).unwrap_or_default(),
             "journal" => journal = l.section(path, value).unwrap_or_default(),
             "paper" => paper = l.section(path, value).unwrap_or_default(),
+            "auth" => auth = l.section(path, value).unwrap_or_default(),
             "limits" => {
                 let DeValue::Table(t) = value.get_ref() else {
                     l.push(
@@ -653,7 +695,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                     }
                 }
             }
-            "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" => {
+            "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" | "tokens" => {
                 let DeValue::Array(items) = value.get_ref() else {
                     l.push(Some(span), &path, "must be an array of tables ([[...]])");
                     continue;
@@ -673,6 +715,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                         if let Some(w) = l.section::<WebhookSection>(p, item.clone()) {
                             webhooks.push((i, w));
                         }
+                    } else if name == "tokens" {
+                        if let Some(t) = l.section::<TokenSection>(p, item.clone()) {
+                            tokens.push((i, t));
+                        }
                     } else if name == "copy_groups" {
                         if let Some(c) = l.section::<CopyGroupSection>(p, item.clone()) {
                             copy_groups.push((i, c));
@@ -688,6 +734,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     validate(&mut l, &gateway, &journal, &paper, &accounts, &symbols);
     validate_risk(&mut l, &gateway, &limits, &groups, &accounts, &symbols);
     validate_webhooks(&mut l, &webhooks, &copy_groups, &accounts, &symbols);
+    validate_tokens(&mut l, &tokens, &accounts);
     if !l.errors.is_empty() {
         l.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(l.errors));
@@ -702,6 +749,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         groups: groups.into_iter().map(|(_, g)| g).collect(),
         webhooks: webhooks.into_iter().map(|(_, w)| w).collect(),
         copy_groups: copy_groups.into_iter().map(|(_, c)| c).collect(),
+        auth,
+        tokens: tokens.into_iter().map(|(_, t)| t).collect(),
     })
 }
 
@@ -941,6 +990,88 @@ pub fn parse_ip_net(text: &str) -> Option<(std::net::IpAddr, u8)> {
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn validate_tokens(
+    l: &mut Loader<'_>,
+    tokens: &[(usize, TokenSection)],
+    accounts: &[(usize, AccountSection)],
+) {
+    let at = |l: &mut Loader<'_>, segs: &[Seg], msg: String| {
+        let span = l.span_of(segs);
+        l.push(span, segs, msg);
+    };
+    let mut names = std::collections::HashSet::new();
+    let mut hashes = std::collections::HashSet::new();
+    for (i, t) in tokens {
+        let k = |f: &str| [key("tokens"), Seg::Index(*i), key(f)];
+        if !valid_name(&t.name, b"") || !names.insert(t.name.clone()) {
+            at(
+                l,
+                &k("name"),
+                format!("`{}` is not a valid, unique token name", t.name),
+            );
+        }
+        if crate::auth::role_level(&t.role).is_none() {
+            at(
+                l,
+                &k("role"),
+                format!(
+                    "`{}` is not one of: viewer, trader, risk_officer, admin",
+                    t.role
+                ),
+            );
+        }
+        let hash = match (&t.token, &t.sha256) {
+            (Some(plain), None) if plain.len() >= WEBHOOK_TOKEN_LEN_MIN => {
+                Some(<sha2::Sha256 as sha2::Digest>::digest(plain.as_bytes()).to_vec())
+            }
+            (Some(_), None) => {
+                at(
+                    l,
+                    &k("token"),
+                    format!("must be at least {WEBHOOK_TOKEN_LEN_MIN} characters"),
+                );
+                None
+            }
+            (None, Some(h)) if is_sha256_hex(h) => Some(hex32(h).to_vec()),
+            (None, Some(_)) => {
+                at(
+                    l,
+                    &k("sha256"),
+                    "must be 64 hex digits (printf %s TOKEN | sha256sum)".into(),
+                );
+                None
+            }
+            (None, None) => {
+                at(l, &k("name"), "a token needs sha256 (or token)".into());
+                None
+            }
+            (Some(_), Some(_)) => {
+                at(l, &k("sha256"), "give sha256 or token, not both".into());
+                None
+            }
+        };
+        if let Some(h) = hash {
+            if !hashes.insert(h) {
+                at(l, &k("name"), "another token has the same value".into());
+            }
+        }
+        for (j, a) in t.accounts.iter().flatten().enumerate() {
+            if !accounts.iter().any(|(_, x)| &x.name == a) {
+                at(
+                    l,
+                    &[
+                        key("tokens"),
+                        Seg::Index(*i),
+                        key("accounts"),
+                        Seg::Index(j),
+                    ],
+                    format!("unknown account `{a}`"),
+                );
+            }
+        }
+    }
 }
 
 fn validate_webhooks(

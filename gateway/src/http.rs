@@ -34,6 +34,10 @@ pub struct AppState {
     pub generated_ids: AtomicU64,
     /// Configured TradingView webhooks.
     pub webhooks: Arc<crate::webhook::WebhookSet>,
+    /// Bearer tokens and roles.
+    pub auth: Arc<crate::auth::Authenticator>,
+    /// Configured account group (firm) names, by group index.
+    pub groups: Arc<[String]>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -43,6 +47,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/positions", get(get_positions))
         .route("/api/v1/headroom", get(get_headroom))
         .route("/api/v1/prices", post(post_price))
+        .route(
+            "/api/v1/kill",
+            post(crate::control::post_kill).get(crate::control::get_kill),
+        )
+        .route("/api/v1/kill/reset", post(crate::control::post_reset))
         .route(
             "/api/v1/webhooks/tradingview/{token}",
             post(crate::webhook::post_tradingview),
@@ -164,7 +173,7 @@ pub(crate) async fn read_body(
 }
 
 /// Parses JSON into `T` with codes that say what was wrong.
-fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         match e.classify() {
@@ -539,6 +548,8 @@ async fn post_order(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let bytes = read_body(&s, &headers, body).await?;
     let parsed: OrderBody = parse_json(&bytes)?;
     let order = validate_order(&s, parsed)?;
+    s.auth
+        .require(&headers, LEVEL_TRADER, Some(order.account), "order entry")?;
     match request(&s, Event::NewOrder(order)).await? {
         Answer::Decided {
             decision,
@@ -589,8 +600,14 @@ fn query_params<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad("INVALID_PARAMETER", e.body_text()))
 }
 
-async fn get_orders(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+async fn get_orders(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: AccountQuery,
+) -> ApiResult {
     let account = require_account(&s, &query_params(q)?)?;
+    s.auth
+        .require(&headers, LEVEL_VIEWER, Some(account), "reading orders")?;
     let orders = query(&s, |reply| Query::Orders { account, reply }).await?;
     let list: Vec<OrderView<'_>> = orders.iter().map(|o| order_json(&s.catalog, o)).collect();
     Ok(Json(json!({"account": s.catalog.account_name(account), "orders": list})).into_response())
@@ -630,21 +647,31 @@ async fn find_order(s: &AppState, id: &str, p: &AccountParam) -> Result<Order, A
 
 async fn get_order(
     State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     q: AccountQuery,
 ) -> ApiResult {
     let p = query_params(q)?;
+    s.auth
+        .require(&headers, LEVEL_VIEWER, None, "reading orders")?;
     let o = find_order(&s, &id, &p).await?;
+    s.auth
+        .require(&headers, LEVEL_VIEWER, Some(o.account), "reading orders")?;
     Ok(Json(order_json(&s.catalog, &o)).into_response())
 }
 
 async fn delete_order(
     State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     q: AccountQuery,
 ) -> ApiResult {
     let p = query_params(q)?;
+    s.auth
+        .require(&headers, LEVEL_TRADER, None, "canceling orders")?;
     let o = find_order(&s, &id, &p).await?;
+    s.auth
+        .require(&headers, LEVEL_TRADER, Some(o.account), "canceling orders")?;
     let cancel = CancelOrder {
         account: o.account,
         target: CancelTarget::ById(o.id),
@@ -666,8 +693,14 @@ async fn delete_order(
     }
 }
 
-async fn get_positions(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+async fn get_positions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: AccountQuery,
+) -> ApiResult {
     let account = require_account(&s, &query_params(q)?)?;
+    s.auth
+        .require(&headers, LEVEL_VIEWER, Some(account), "reading positions")?;
     let positions = query(&s, |reply| Query::Positions { account, reply }).await?;
     let list: Vec<Value> = positions
         .iter()
@@ -686,8 +719,14 @@ async fn get_positions(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiRe
     )
 }
 
-async fn get_headroom(State(s): State<Arc<AppState>>, q: AccountQuery) -> ApiResult {
+async fn get_headroom(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: AccountQuery,
+) -> ApiResult {
     let account = require_account(&s, &query_params(q)?)?;
+    s.auth
+        .require(&headers, LEVEL_VIEWER, Some(account), "reading headroom")?;
     let ts_ns = now_ns();
     let h = query(&s, |reply| Query::Headroom {
         account,
@@ -735,6 +774,8 @@ struct PriceBody {
 }
 
 async fn post_price(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> ApiResult {
+    s.auth
+        .require(&headers, LEVEL_TRADER, None, "posting reference prices")?;
     let bytes = read_body(&s, &headers, body).await?;
     let b: PriceBody = parse_json(&bytes)?;
     let (symbol, spec) = symbol_of(&s, &b.symbol)?;
@@ -778,6 +819,8 @@ mod tests {
             boot_ms: 0,
             generated_ids: AtomicU64::new(0),
             webhooks: Arc::default(),
+            auth: Arc::default(),
+            groups: Arc::from(Vec::new()),
         })
     }
 

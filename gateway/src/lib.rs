@@ -2,8 +2,10 @@
 //! the journal files, configuration, the sequencer thread and the HTTP edge.
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod control;
 pub mod http;
 pub mod journal;
 pub mod notify;

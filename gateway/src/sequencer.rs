@@ -61,6 +61,10 @@ pub enum Query {
         account: AccountId,
         reply: tokio::sync::oneshot::Sender<Vec<(SymbolId, Position)>>,
     },
+    /// Every tripped kill switch.
+    Kill {
+        reply: tokio::sync::oneshot::Sender<KillState>,
+    },
     /// Room left before each limit, as of `ts_ns`.
     Headroom {
         account: AccountId,
@@ -123,6 +127,13 @@ pub enum SignalAnswer {
     Unavailable(String),
 }
 
+/// Every tripped kill switch: global, by group index, by account.
+pub type KillState = (
+    Option<bulwark_risk::Kill>,
+    Vec<(u32, bulwark_risk::Kill)>,
+    Vec<(AccountId, bulwark_risk::Kill)>,
+);
+
 /// What edges put into the inbound ring.
 #[derive(Debug)]
 pub enum Inbound {
@@ -133,6 +144,13 @@ pub enum Inbound {
         reply: Option<ReplyTx>,
     },
     Query(Query),
+    /// A control action with who asked and why: the audit record is journaled just before the control record.
+    Control {
+        ts_ns: i64,
+        audit: Audit,
+        control: Control,
+        reply: ReplyTx,
+    },
     /// A webhook signal: checked against the signal log, then fanned out to its member accounts.
     Signal {
         ts_ns: i64,
@@ -508,6 +526,31 @@ impl Sequencer {
         }
     }
 
+    /// Journals the audit record, then the control event and its decision, like any request. Control actions
+    /// are never refused as busy: a kill switch must get through when the gateway is saturated.
+    fn on_control(&mut self, ts_ns: i64, audit: &Audit, control: Control, reply: ReplyTx) {
+        let answer = if let Some(reason) = &self.halted {
+            Answer::Unavailable(reason.clone())
+        } else {
+            let audited = self
+                .journal
+                .append(ts_ns, &Event::Audit(audit.clone()))
+                .and_then(|_| self.process(ts_ns, &Event::Control(control)));
+            match audited {
+                Ok(Some(decision)) => Answer::Decided {
+                    decision,
+                    order: None,
+                },
+                Ok(None) => Answer::Applied,
+                Err(e) => {
+                    self.halt(&e);
+                    Answer::Unavailable(e.to_string())
+                }
+            }
+        };
+        self.replies.push((reply, answer));
+    }
+
     fn on_report(&mut self, (ts_ns, report): StampedReport) {
         if self.halted.is_some() {
             tracing::warn!("venue report dropped while the journal is failed: {report:?}");
@@ -548,6 +591,9 @@ impl Sequencer {
             }
             Query::Positions { account, reply } => {
                 let _ = reply.send(self.engine.positions_of(account));
+            }
+            Query::Kill { reply } => {
+                let _ = reply.send(self.engine.kill_state());
             }
             Query::Headroom {
                 account,
@@ -730,6 +776,15 @@ impl Sequencer {
                     }) => {
                         let answer = self.on_signal(ts_ns, &request);
                         self.signal_replies.push((reply, answer));
+                        n += 1;
+                    }
+                    Ok(Inbound::Control {
+                        ts_ns,
+                        audit,
+                        control,
+                        reply,
+                    }) => {
+                        self.on_control(ts_ns, &audit, control, reply);
                         n += 1;
                     }
                     Ok(Inbound::Query(q)) => {

@@ -126,6 +126,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         boot_ms: boot_ns / 1_000_000,
         generated_ids: AtomicU64::new(1),
         webhooks: Arc::new(crate::webhook::WebhookSet::from_config(&config, &catalog)),
+        auth: Arc::new(crate::auth::Authenticator::from_config(&config, &catalog)),
+        groups: config.groups.iter().map(|g| g.name.clone()).collect(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(g.tokio_worker_threads)

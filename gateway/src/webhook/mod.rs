@@ -59,14 +59,6 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn hex32(text: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0);
-    }
-    out
-}
-
 fn sizing_of(name: SizingName, value: Option<Decimal>) -> Sizing {
     let v = value.unwrap_or(Decimal::ZERO);
     match name {
@@ -124,12 +116,12 @@ impl WebhookSet {
                     name: w.name.clone(),
                     token_sha256: match (&w.token, &w.token_sha256) {
                         (Some(t), _) => sha256(t.as_bytes()),
-                        (None, Some(h)) => hex32(h),
+                        (None, Some(h)) => crate::config::hex32(h),
                         (None, None) => [0; 32],
                     },
                     secret_sha256: match (&w.secret, &w.secret_sha256) {
                         (Some(s), _) => Some(sha256(s.as_bytes())),
-                        (None, Some(h)) => Some(hex32(h)),
+                        (None, Some(h)) => Some(crate::config::hex32(h)),
                         (None, None) => None,
                     },
                     strategy: w.strategy.clone().unwrap_or_else(|| w.name.clone()),

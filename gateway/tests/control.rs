@@ -1,0 +1,533 @@
+//! The risk officer's control plane against the running binary: the scripted drill of the issue (flatten one
+//! account, halt everything, survive `kill -9`, who may reset), spec vectors PT-7 and PT-8 over HTTP, and the
+//! authentication and authorization failures (401/403 with no state change).
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const VIEWER: &str = "viewer-token-0123456789";
+const TRADER_A: &str = "trader-a-token-0123456789";
+const RISK: &str = "risk-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789";
+
+fn config(data_dir: &Path, required: bool) -> String {
+    format!(
+        r#"
+[gateway]
+data_dir = "{}"
+http_listen = "127.0.0.1:0"
+
+[journal]
+durability = "sync"
+
+[auth]
+required = {required}
+
+[limits.default]
+throttle_orders_max = 0
+reference_max_age_ms = 0
+dup_window_ms = 0
+wash = false
+
+[[groups]]
+name = "FIRM"
+
+[[accounts]]
+name = "A"
+group = "FIRM"
+[[accounts]]
+name = "B"
+group = "FIRM"
+[[accounts]]
+name = "C"
+
+[[symbols]]
+name = "AAPL"
+
+[[tokens]]
+name = "viewer"
+role = "viewer"
+token = "{VIEWER}"
+[[tokens]]
+name = "trader-a"
+role = "trader"
+accounts = ["A"]
+token = "{TRADER_A}"
+[[tokens]]
+name = "risk"
+role = "risk_officer"
+token = "{RISK}"
+[[tokens]]
+name = "firm-admin"
+role = "admin"
+token = "{ADMIN}"
+"#,
+        data_dir.display()
+    )
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    cfg: std::path::PathBuf,
+    gw: Gateway,
+}
+
+impl Setup {
+    fn journal(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("journal")
+    }
+}
+
+fn start(required: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    std::fs::write(&cfg, config(&dir.path().join("data"), required)).unwrap();
+    let gw = Gateway::start(&cfg);
+    Setup { dir, cfg, gw }
+}
+
+/// Sends a request with an optional bearer token (or a raw Authorization value).
+fn call(method: &str, url: &str, auth: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let a = agent();
+    let header = auth.map(|t| {
+        if t.contains(' ') {
+            t.to_string()
+        } else {
+            format!("Bearer {t}")
+        }
+    });
+    let mut resp = match method {
+        "POST" => {
+            let mut r = a.post(url).content_type("application/json");
+            if let Some(h) = &header {
+                r = r.header("Authorization", h);
+            }
+            r.send(body.unwrap_or(""))
+        }
+        "DELETE" => {
+            let mut r = a.delete(url);
+            if let Some(h) = &header {
+                r = r.header("Authorization", h);
+            }
+            r.call()
+        }
+        _ => {
+            let mut r = a.get(url);
+            if let Some(h) = &header {
+                r = r.header("Authorization", h);
+            }
+            r.call()
+        }
+    }
+    .expect("request reaches the gateway");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn kill(base: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    call("POST", &format!("{base}/api/v1/kill"), token, Some(body))
+}
+
+fn reset(base: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    call(
+        "POST",
+        &format!("{base}/api/v1/kill/reset"),
+        token,
+        Some(body),
+    )
+}
+
+fn order(
+    base: &str,
+    token: Option<&str>,
+    account: &str,
+    side: &str,
+    qty: u32,
+    limit: Option<&str>,
+) -> (u16, Value) {
+    let body = match limit {
+        Some(px) => format!(
+            r#"{{"account":"{account}","symbol":"AAPL","side":"{side}","qty":{qty},"type":"limit","limit_price":"{px}","tif":"gtc"}}"#
+        ),
+        None => format!(r#"{{"account":"{account}","symbol":"AAPL","side":"{side}","qty":{qty}}}"#),
+    };
+    call("POST", &format!("{base}/api/v1/orders"), token, Some(&body))
+}
+
+fn position(base: &str, account: &str) -> String {
+    let (_, v) = call(
+        "GET",
+        &format!("{base}/api/v1/positions?account={account}"),
+        Some(RISK),
+        None,
+    );
+    v["positions"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["symbol"] == "AAPL"))
+        .map_or("0".into(), |p| p["qty"].as_str().unwrap_or("0").to_string())
+}
+
+fn wait_position(base: &str, account: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while position(base, account) != want {
+        assert!(
+            Instant::now() < deadline,
+            "{account}: position {} != {want}",
+            position(base, account)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn order_status(base: &str, id: u64) -> String {
+    let (_, v) = call(
+        "GET",
+        &format!("{base}/api/v1/orders/{id}"),
+        Some(RISK),
+        None,
+    );
+    v["status"].as_str().unwrap_or("").to_string()
+}
+
+fn wait_status(base: &str, id: u64, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while order_status(base, id) != want {
+        assert!(
+            Instant::now() < deadline,
+            "order {id}: {} != {want}",
+            order_status(base, id)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn set_price(base: &str, px: &str) {
+    let (st, v) = call(
+        "POST",
+        &format!("{base}/api/v1/prices"),
+        None,
+        Some(&format!(r#"{{"symbol":"AAPL","price":"{px}"}}"#)),
+    );
+    assert_eq!(st, 200, "{v}");
+}
+
+/// Every account long 10 (filled) with a resting buy of 1 at 50; returns the resting orders' ids.
+fn three_accounts_trading(base: &str) -> Vec<u64> {
+    set_price(base, "100");
+    let mut resting = Vec::new();
+    for a in ["A", "B", "C"] {
+        let (st, v) = order(base, None, a, "buy", 10, None);
+        assert_eq!(st, 201, "{v}");
+        wait_position(base, a, "10");
+        let (st, v) = order(base, None, a, "buy", 1, Some("50.00"));
+        assert_eq!(st, 201, "{v}");
+        resting.push(v["order_id"].as_u64().unwrap());
+    }
+    resting
+}
+
+#[test]
+fn drill_flatten_one_halt_all_survive_kill_9_and_only_a_risk_officer_resets() {
+    let s = start(false);
+    let base = s.gw.base.clone();
+    let resting = three_accounts_trading(&base);
+
+    // Flatten A: its working order is canceled and its position closed through paper fills; B and C untouched.
+    let (st, v) = kill(
+        &base,
+        Some(RISK),
+        r#"{"scope":"account","target":"A","mode":"flatten","reason":"drill: A's strategy misbehaves"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["kill"]["accounts"][0]["account"], "A");
+    assert_eq!(v["kill"]["accounts"][0]["mode"], "flatten");
+    wait_status(&base, resting[0], "canceled");
+    wait_position(&base, "A", "0");
+    for (i, a) in ["B", "C"].iter().enumerate() {
+        assert_eq!(position(&base, a), "10");
+        assert_eq!(
+            order_status(&base, resting[i + 1]),
+            "new",
+            "{a}'s order still works"
+        );
+    }
+
+    // Global halt: every new order is rejected, cancels still work.
+    let (st, v) = kill(
+        &base,
+        Some(RISK),
+        r#"{"scope":"global","mode":"halt","reason":"drill: stop everything"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    for a in ["A", "B", "C"] {
+        let (st, v) = order(&base, None, a, "buy", 1, Some("99.00"));
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (403, Some("KILL_SWITCH_ACTIVE")),
+            "{a}: {v}"
+        );
+    }
+    let (st, v) = call(
+        "DELETE",
+        &format!("{base}/api/v1/orders/{}", resting[1]),
+        None,
+        None,
+    );
+    assert_eq!(st, 202, "cancels pass a halt: {v}");
+
+    // kill -9 and restart: still halted.
+    let Setup { dir, cfg, gw } = s;
+    gw.kill9();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    let (st, v) = call("GET", &format!("{base}/api/v1/kill"), Some(VIEWER), None);
+    assert_eq!(st, 200);
+    assert_eq!(v["global"]["mode"], "halt", "{v}");
+    let (st, v) = order(&base, None, "C", "buy", 1, Some("99.00"));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("KILL_SWITCH_ACTIVE"))
+    );
+
+    // A trader cannot reset; a risk officer can; canceled orders stay canceled.
+    let (st, v) = reset(
+        &base,
+        Some(TRADER_A),
+        r#"{"scope":"global","reason":"let me trade"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN_ROLE")),
+        "{v}"
+    );
+    let (st, v) = reset(
+        &base,
+        Some(RISK),
+        r#"{"scope":"global","reason":"drill over"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(v["kill"]["global"].is_null());
+    let (st, v) = order(&base, None, "C", "buy", 1, Some("99.00"));
+    assert_eq!(st, 201, "trading resumes: {v}");
+    assert_eq!(order_status(&base, resting[0]), "canceled");
+    let (st, v) = order(&base, None, "A", "buy", 1, Some("99.00"));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("KILL_SWITCH_ACTIVE")),
+        "A's own kill stays: {v}"
+    );
+
+    // The journal shows each action with its actor and reason.
+    drop(gw);
+    let (ok, lines) = journal_tool("dump", &dir.path().join("data").join("journal"));
+    assert!(ok);
+    let audits: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l["kind"] == "audit")
+        .map(|l| {
+            let a = &l["event"]["audit"];
+            (
+                a["actor"].as_str().unwrap_or("").to_string(),
+                a["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audits,
+        vec![
+            (
+                "risk".to_string(),
+                "drill: A's strategy misbehaves".to_string()
+            ),
+            ("risk".to_string(), "drill: stop everything".to_string()),
+            ("risk".to_string(), "drill over".to_string()),
+        ],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn pt_7_a_cancel_passes_an_account_kill() {
+    let s = start(false);
+    let resting = three_accounts_trading(&s.gw.base);
+    // A trader may stop their own account.
+    let (st, v) = kill(
+        &s.gw.base,
+        Some(TRADER_A),
+        r#"{"scope":"account","target":"A","mode":"halt","reason":"stepping away"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        "DELETE",
+        &format!("{}/api/v1/orders/{}", s.gw.base, resting[0]),
+        None,
+        None,
+    );
+    assert_eq!(st, 202, "{v}");
+    wait_status(&s.gw.base, resting[0], "canceled");
+    // ... but not someone else's.
+    let (st, v) = kill(
+        &s.gw.base,
+        Some(TRADER_A),
+        r#"{"scope":"account","target":"C","reason":"x"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN_ACCOUNT")),
+        "{v}"
+    );
+}
+
+#[test]
+fn pt_8_a_firm_kill_rejects_its_accounts_and_only_a_high_enough_role_resets_it() {
+    let s = start(false);
+    let base = &s.gw.base;
+    let resting = three_accounts_trading(base);
+    let (st, v) = kill(
+        base,
+        Some(ADMIN),
+        r#"{"scope":"group","target":"FIRM","mode":"cancel_all","reason":"firm loss limit"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    wait_status(base, resting[0], "canceled");
+    wait_status(base, resting[1], "canceled");
+    assert_eq!(
+        order_status(base, resting[2]),
+        "new",
+        "C is not in the firm"
+    );
+    let (st, v) = order(base, None, "A", "buy", 1, Some("99.00"));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("KILL_SWITCH_ACTIVE")),
+        "{v}"
+    );
+    assert_eq!(order(base, None, "C", "buy", 1, Some("99.00")).0, 201);
+    // A trader may not reset at all; a risk officer is below the admin who tripped it.
+    let body = r#"{"scope":"group","target":"FIRM","reason":"resume"}"#;
+    assert_eq!(reset(base, Some(TRADER_A), body).0, 403);
+    let (st, v) = reset(base, Some(RISK), body);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("RESET_DENIED")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tripped at role admin"),
+        "{v}"
+    );
+    let (st, v) = reset(base, Some(ADMIN), body);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(order(base, None, "A", "buy", 1, Some("99.00")).0, 201);
+    assert_eq!(
+        order_status(base, resting[0]),
+        "canceled",
+        "a reset restores nothing"
+    );
+}
+
+#[test]
+fn bad_credentials_get_401_or_403_and_change_nothing() {
+    let s = start(true);
+    let base = &s.gw.base;
+    let kill_body = r#"{"scope":"global","mode":"halt","reason":"x"}"#;
+    let cases: Vec<(&str, Option<&str>, u16, &str)> = vec![
+        ("kill, no token", None, 401, "UNAUTHENTICATED"),
+        (
+            "kill, malformed header",
+            Some("Basic abc"),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "kill, unknown token",
+            Some("no-such-token-0123456789"),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        ("kill, viewer", Some(VIEWER), 403, "FORBIDDEN_ROLE"),
+        ("kill global, trader", Some(TRADER_A), 403, "FORBIDDEN_ROLE"),
+    ];
+    for (what, token, status, code) in cases {
+        let (st, v) = kill(base, token, kill_body);
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {v}"
+        );
+    }
+    // With [auth] required, order entry and reads need a token too, with the right role and account.
+    let order_cases: Vec<(&str, Option<&str>, &str, u16, &str)> = vec![
+        ("order, no token", None, "A", 401, "UNAUTHENTICATED"),
+        ("order, viewer", Some(VIEWER), "A", 403, "FORBIDDEN_ROLE"),
+        (
+            "order, trader for another account",
+            Some(TRADER_A),
+            "C",
+            403,
+            "FORBIDDEN_ACCOUNT",
+        ),
+    ];
+    for (what, token, account, status, code) in order_cases {
+        let (st, v) = order(base, token, account, "buy", 1, Some("10.00"));
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {v}"
+        );
+    }
+    let (st, _) = call(
+        "GET",
+        &format!("{base}/api/v1/positions?account=C"),
+        Some(TRADER_A),
+        None,
+    );
+    assert_eq!(st, 403);
+    let (st, _) = call("GET", &format!("{base}/api/v1/kill"), None, None);
+    assert_eq!(st, 401);
+    // Nothing reached the journal, and nothing changed.
+    for kind in ["new_order", "control", "audit"] {
+        assert_eq!(journal_count(&s.journal(), kind), 0, "{kind}");
+    }
+    let (st, v) = call("GET", &format!("{base}/api/v1/kill"), Some(VIEWER), None);
+    assert_eq!(st, 200);
+    assert!(v["global"].is_null());
+    // The right token works.
+    let (st, v) = order(base, Some(TRADER_A), "A", "buy", 1, Some("10.00"));
+    assert_eq!(st, 201, "{v}");
+    // A reason is required, and bad bodies are named.
+    for (body, code) in [
+        (
+            r#"{"scope":"global","mode":"halt","reason":" "}"#,
+            "MISSING_REASON",
+        ),
+        (
+            r#"{"scope":"global","mode":"pause","reason":"x"}"#,
+            "INVALID_FIELD",
+        ),
+        (r#"{"scope":"planet","reason":"x"}"#, "INVALID_FIELD"),
+        (r#"{"scope":"account","reason":"x"}"#, "MISSING_FIELD"),
+        (
+            r#"{"scope":"account","target":"Z","reason":"x"}"#,
+            "UNKNOWN_ACCOUNT",
+        ),
+        (
+            r#"{"scope":"group","target":"Z","reason":"x"}"#,
+            "UNKNOWN_GROUP",
+        ),
+        (
+            r#"{"scope":"global","reason":"x","colour":"red"}"#,
+            "UNKNOWN_FIELD",
+        ),
+    ] {
+        let (_, v) = kill(base, Some(RISK), body);
+        assert_eq!(v["error"]["code"], code, "{body}: {v}");
+    }
+    assert_eq!(journal_count(&s.journal(), "control"), 0);
+}
