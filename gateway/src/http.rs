@@ -38,6 +38,10 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     /// Configured account group (firm) names, by group index.
     pub groups: Arc<[String]>,
+    /// The sequencer's live feed of durable journal records, for the event stream.
+    pub feed: crate::sequencer::FeedTx,
+    /// Where the journal is, for the event stream's history.
+    pub journal_dir: std::path::PathBuf,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -52,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::control::post_kill).get(crate::control::get_kill),
         )
         .route("/api/v1/kill/reset", post(crate::control::post_reset))
+        .route("/api/v1/events", get(crate::events::get_events))
         .route(
             "/api/v1/webhooks/tradingview/{token}",
             post(crate::webhook::post_tradingview),
@@ -821,6 +826,8 @@ mod tests {
             webhooks: Arc::default(),
             auth: Arc::default(),
             groups: Arc::from(Vec::new()),
+            feed: tokio::sync::broadcast::channel(16).0,
+            journal_dir: std::path::PathBuf::new(),
         })
     }
 

@@ -274,7 +274,14 @@ pub struct Sequencer {
     awaiting: VecDeque<Awaiting>,
     /// Outputs held in `awaiting` (they will need venue ring room).
     awaiting_outputs: usize,
+    /// Journaled records for the event stream (`GET /api/v1/events`), published once durable; collected only
+    /// while someone listens.
+    feed: Option<FeedTx>,
+    feed_batch: Vec<(u64, i64, Event)>,
 }
+
+/// The live event feed: batches of journaled (seq, ts_ns, event) records, in journal order.
+pub type FeedTx = tokio::sync::broadcast::Sender<Arc<Vec<(u64, i64, Event)>>>;
 
 pub type SignalReplyTx = tokio::sync::oneshot::Sender<SignalAnswer>;
 
@@ -284,6 +291,7 @@ struct Awaiting {
     outputs: Vec<Output>,
     replies: Vec<(ReplyTx, Answer)>,
     signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
+    feed: Vec<(u64, i64, Event)>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -323,6 +331,21 @@ impl Sequencer {
             signal_replies: Vec::new(),
             awaiting: VecDeque::new(),
             awaiting_outputs: 0,
+            feed: None,
+            feed_batch: Vec::new(),
+        }
+    }
+
+    /// Publishes every durable batch of journaled records to `feed` (for the event stream).
+    pub fn with_feed(mut self, feed: FeedTx) -> Sequencer {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// Keeps a journaled record for the event stream, when anyone listens.
+    fn record(&mut self, seq: u64, ts_ns: i64, event: &Event) {
+        if self.feed.as_ref().is_some_and(|f| f.receiver_count() > 0) {
+            self.feed_batch.push((seq, ts_ns, event.clone()));
         }
     }
 
@@ -368,10 +391,13 @@ impl Sequencer {
 
     /// Journals and applies one input, then journals the decision if it is a request.
     fn process(&mut self, ts_ns: i64, event: &Event) -> Result<Option<Decision>, JournalError> {
-        self.journal.append(ts_ns, event)?;
+        let seq = self.journal.append(ts_ns, event)?;
+        self.record(seq, ts_ns, event);
         let decision = self.engine.apply(event, ts_ns, &mut self.outputs);
         if let Some(d) = decision {
-            self.journal.append(ts_ns, &Event::Decision(d))?;
+            let ev = Event::Decision(d);
+            let seq = self.journal.append(ts_ns, &ev)?;
+            self.record(seq, ts_ns, &ev);
         }
         Ok(decision)
     }
@@ -532,10 +558,11 @@ impl Sequencer {
         let answer = if let Some(reason) = &self.halted {
             Answer::Unavailable(reason.clone())
         } else {
-            let audited = self
-                .journal
-                .append(ts_ns, &Event::Audit(audit.clone()))
-                .and_then(|_| self.process(ts_ns, &Event::Control(control)));
+            let ev = Event::Audit(audit.clone());
+            let audited = self.journal.append(ts_ns, &ev).and_then(|seq| {
+                self.record(seq, ts_ns, &ev);
+                self.process(ts_ns, &Event::Control(control))
+            });
             match audited {
                 Ok(Some(decision)) => Answer::Decided {
                     decision,
@@ -614,7 +641,8 @@ impl Sequencer {
                 Ok(ticket) => {
                     if !(self.outputs.is_empty()
                         && self.replies.is_empty()
-                        && self.signal_replies.is_empty())
+                        && self.signal_replies.is_empty()
+                        && self.feed_batch.is_empty())
                     {
                         self.awaiting_outputs += self.outputs.len();
                         self.awaiting.push_back(Awaiting {
@@ -622,6 +650,7 @@ impl Sequencer {
                             outputs: std::mem::take(&mut self.outputs),
                             replies: std::mem::take(&mut self.replies),
                             signal_replies: std::mem::take(&mut self.signal_replies),
+                            feed: std::mem::take(&mut self.feed_batch),
                         });
                     }
                 }
@@ -642,7 +671,8 @@ impl Sequencer {
         let outputs = std::mem::take(&mut self.outputs);
         let replies = std::mem::take(&mut self.replies);
         let signal_replies = std::mem::take(&mut self.signal_replies);
-        self.hand_off(outputs, replies, signal_replies);
+        let feed = std::mem::take(&mut self.feed_batch);
+        self.hand_off(outputs, replies, signal_replies, feed);
     }
 
     /// `sync`: releases every held batch whose ticket the syncer has made durable; on a sync failure, halts and
@@ -663,13 +693,14 @@ impl Sequencer {
                 break;
             };
             self.awaiting_outputs -= a.outputs.len();
-            self.hand_off(a.outputs, a.replies, a.signal_replies);
+            self.hand_off(a.outputs, a.replies, a.signal_replies, a.feed);
         }
     }
 
     /// A journal failure: nothing held or pending leaves; everyone waiting is told trading is halted.
     fn fail_waiting(&mut self, reason: &str) {
         self.outputs.clear();
+        self.feed_batch.clear();
         for (reply, _) in self.replies.drain(..) {
             let _ = reply.send(Answer::Unavailable(reason.to_string()));
         }
@@ -693,7 +724,13 @@ impl Sequencer {
         mut outputs: Vec<Output>,
         replies: Vec<(ReplyTx, Answer)>,
         signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
+        feed: Vec<(u64, i64, Event)>,
     ) {
+        if !feed.is_empty() {
+            if let Some(f) = &self.feed {
+                let _ = f.send(Arc::new(feed));
+            }
+        }
         for out in outputs.drain(..) {
             let cmd = match out {
                 Output::Submit(o) => VenueCommand::Submit(o),
@@ -821,7 +858,7 @@ impl Sequencer {
                 // Everything is on disk now: release what still waited for the syncer.
                 while let Some(a) = self.awaiting.pop_front() {
                     self.awaiting_outputs -= a.outputs.len();
-                    self.hand_off(a.outputs, a.replies, a.signal_replies);
+                    self.hand_off(a.outputs, a.replies, a.signal_replies, a.feed);
                 }
             }
             Err(e) => {

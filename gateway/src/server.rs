@@ -50,6 +50,10 @@ pub fn journal_options(config: &Config) -> JournalOptions {
     }
 }
 
+/// Batches the live event feed holds for a slow event-stream client before it is dropped (it then resumes
+/// from its last event id).
+const FEED_BATCHES: usize = 4096;
+
 /// Runs the gateway until a shutdown signal.
 pub fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.gateway.data_dir)?;
@@ -97,7 +101,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     let status = Arc::new(SharedStatus::default());
     let restore = sequencer::restore_commands(&engine, &catalog);
-    let mut seq = Sequencer::new(
+    let seq = Sequencer::new(
         journal,
         engine,
         inbound_rx,
@@ -111,6 +115,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         restore,
     )
     .with_signals(signals);
+    let (feed, _) = tokio::sync::broadcast::channel(FEED_BATCHES);
+    let mut seq = seq.with_feed(feed.clone());
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
     let seq_thread = std::thread::Builder::new()
@@ -128,6 +134,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         webhooks: Arc::new(crate::webhook::WebhookSet::from_config(&config, &catalog)),
         auth: Arc::new(crate::auth::Authenticator::from_config(&config, &catalog)),
         groups: config.groups.iter().map(|g| g.name.clone()).collect(),
+        feed,
+        journal_dir: config.journal_dir(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(g.tokio_worker_threads)

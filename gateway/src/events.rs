@@ -1,0 +1,327 @@
+//! `GET /api/v1/events`: server-sent events of orders, fills, cancels, rejects and control actions, read out of
+//! the journal. Each event's `id` is the journal sequence number of the record it comes from, so a client that
+//! reconnects with `Last-Event-ID: N` (or `?after=N`) resumes exactly after N: no gap, no duplicate. A new
+//! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, then
+//! continues live from the first sequence number it has not sent. `?account=` filters by account; a client
+//! that falls too far behind the live feed is disconnected and resumes from its last id.
+
+use crate::catalog::{Catalog, Remap};
+use crate::http::{ApiError, AppState};
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bulwark_model::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Turns journal records into stream items. Keeps what later records refer to: the request a decision
+/// decides, the audit a control follows, and the account and symbol of every order it has seen.
+#[derive(Debug)]
+pub struct Feed {
+    catalog: Arc<Catalog>,
+    remap: Option<Remap>,
+    orders: HashMap<OrderId, (AccountId, SymbolId)>,
+    request: Option<Event>,
+    audit: Option<Audit>,
+    groups: Arc<[String]>,
+}
+
+/// One stream item: its journal seq, the account it concerns (if known) and its JSON.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub seq: u64,
+    pub account: Option<AccountId>,
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+impl Feed {
+    pub fn new(catalog: Arc<Catalog>, groups: Arc<[String]>) -> Feed {
+        Feed {
+            catalog,
+            remap: None,
+            orders: HashMap::new(),
+            request: None,
+            audit: None,
+            groups,
+        }
+    }
+
+    fn reject_json(&self, r: &Reject, symbol: Option<SymbolId>) -> Value {
+        let detail = self.catalog.reject_detail(r, symbol);
+        json!({"code": r.reason.code(), "rule": r.rule.as_str(), "message": r.text_with_detail(&detail)})
+    }
+
+    /// The item record `seq` makes, if it makes one.
+    pub fn push(&mut self, seq: u64, ts_ns: i64, mut event: Event) -> Option<Item> {
+        let c = self.catalog.clone();
+        match &event {
+            Event::Boot(b) => {
+                self.remap = Some(Remap::new(b, &c));
+                return None;
+            }
+            Event::Audit(a) => {
+                self.audit = Some(a.clone());
+                return None;
+            }
+            _ => {}
+        }
+        if let Some(r) = &self.remap {
+            r.apply(&mut event).ok()?;
+        }
+        let item = |kind: &'static str, account: Option<AccountId>, mut data: Value| {
+            data["seq"] = json!(seq);
+            data["ts_ns"] = json!(ts_ns);
+            data["type"] = json!(kind);
+            if let Some(a) = account {
+                data["account"] = json!(c.account_name(a));
+            }
+            Some(Item {
+                seq,
+                account,
+                kind,
+                data,
+            })
+        };
+        match event {
+            Event::NewOrder(_) | Event::CancelOrder(_) | Event::Control(_) => {
+                self.request = Some(event);
+                None
+            }
+            Event::Decision(d) => match self.request.take()? {
+                Event::NewOrder(o) => {
+                    self.orders.insert(d.order, (o.account, o.symbol));
+                    let mut data = json!({
+                        "order_id": d.order.0,
+                        "client_order_id": o.cl_ord_id.as_str(),
+                        "symbol": c.symbol_name(o.symbol),
+                        "side": o.side,
+                        "qty": o.qty,
+                        "order_type": o.ord_type,
+                        "limit_price": o.limit_px,
+                        "tif": o.tif,
+                        "ingress": o.ingress,
+                    });
+                    match d.verdict {
+                        Verdict::Accept => item("order", Some(o.account), data),
+                        Verdict::Reject(r) => {
+                            data["reject"] = self.reject_json(&r, Some(o.symbol));
+                            item("reject", Some(o.account), data)
+                        }
+                    }
+                }
+                Event::CancelOrder(x) => {
+                    let mut data =
+                        json!({"order_id": d.order.0, "accepted": d.verdict == Verdict::Accept});
+                    if let Verdict::Reject(r) = d.verdict {
+                        data["reject"] = self.reject_json(&r, None);
+                    }
+                    item("cancel_request", Some(x.account), data)
+                }
+                Event::Control(ctl) => {
+                    let audit = self.audit.take();
+                    let (scope, target, account) = match ctl.scope {
+                        KillScope::Global => ("global", None, None),
+                        KillScope::Group(g) => {
+                            ("group", self.groups.get(g as usize).cloned(), None)
+                        }
+                        KillScope::Account(a) => {
+                            ("account", Some(c.account_name(a).to_string()), Some(a))
+                        }
+                    };
+                    let mut data = json!({
+                        "action": if ctl.kind == ControlKind::Reset { "reset" } else { "trip" },
+                        "mode": ctl.kind.mode().map(KillMode::as_str),
+                        "scope": scope,
+                        "target": target,
+                        "level": crate::auth::role_name(ctl.level),
+                        "accepted": d.verdict == Verdict::Accept,
+                        "actor": audit.as_ref().map(|a| a.actor.clone()),
+                        "reason": audit.as_ref().map(|a| a.reason.clone()),
+                    });
+                    if let Verdict::Reject(r) = d.verdict {
+                        data["reject"] = self.reject_json(&r, None);
+                    }
+                    item("control", account, data)
+                }
+                _ => None,
+            },
+            Event::Venue(report) => {
+                let known = self.orders.get(&report.order()).copied();
+                let (account, symbol) = (known.map(|k| k.0), known.map(|k| k.1));
+                let sym = symbol.map(|s| c.symbol_name(s).to_string());
+                match report {
+                    VenueReport::Fill {
+                        order,
+                        exec_id,
+                        qty,
+                        px,
+                    } => item(
+                        "fill",
+                        account,
+                        json!({"order_id": order.0, "exec_id": exec_id, "qty": qty, "price": px, "symbol": sym}),
+                    ),
+                    VenueReport::Canceled { order, cause } => item(
+                        "canceled",
+                        account,
+                        json!({"order_id": order.0, "cause": cause, "symbol": sym}),
+                    ),
+                    VenueReport::Rejected { order, reason } => item(
+                        "venue_reject",
+                        account,
+                        json!({"order_id": order.0, "reason": reason, "symbol": sym}),
+                    ),
+                    VenueReport::Ack { .. } | VenueReport::CancelRejected { .. } => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsParams {
+    account: Option<String>,
+    after: Option<u64>,
+}
+
+/// Scans the journal for the items after `after` (blocking: run it off the I/O threads).
+fn history(dir: &std::path::Path, feed: &mut Feed, after: u64) -> Result<(Vec<Item>, u64), String> {
+    let mut items = Vec::new();
+    let mut last = 0u64;
+    crate::journal::format::scan(dir, |rec| {
+        last = rec.seq;
+        let event = rec.decode().map_err(|e| e.to_string())?;
+        if let Some(item) = feed.push(rec.seq, rec.ts_ns, event) {
+            if item.seq > after {
+                items.push(item);
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((items, last))
+}
+
+fn sse_event(item: &Item) -> SseEvent {
+    SseEvent::default()
+        .id(item.seq.to_string())
+        .event(item.kind)
+        .data(item.data.to_string())
+}
+
+pub async fn get_events(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<UrlQuery<EventsParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = q.map(|UrlQuery(v)| v).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                e.body_text(),
+            )
+        })?;
+        let account = match &p.account {
+            Some(name) => Some(s.catalog.account(name).ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "UNKNOWN_ACCOUNT",
+                    format!("account `{name}` is not configured"),
+                )
+            })?),
+            None => None,
+        };
+        let principal =
+            s.auth
+                .require(&headers, LEVEL_VIEWER, account, "reading the event stream")?;
+        if account.is_none() && principal.as_ref().is_some_and(|p| p.accounts.is_some()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "FORBIDDEN_ACCOUNT",
+                "a token scoped to accounts must name one with ?account=",
+            ));
+        }
+        let last_event_id = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "INVALID_PARAMETER",
+                        format!("Last-Event-ID `{v}` is not a sequence number"),
+                    )
+                })
+            })
+            .transpose()?;
+        let after = last_event_id.or(p.after).unwrap_or(0);
+        // Subscribe before scanning, so nothing falls between the scan and the live feed.
+        let mut live = s.feed.subscribe();
+        let dir = s.journal_dir.clone();
+        let mut feed = Feed::new(s.catalog.clone(), s.groups.clone());
+        let (items, scanned, feed) = tokio::task::spawn_blocking(move || {
+            history(&dir, &mut feed, after).map(|(i, l)| (i, l, feed))
+        })
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                e.to_string(),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "JOURNAL_UNAVAILABLE",
+                format!("cannot read the journal: {e}"),
+            )
+        })?;
+        let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
+        let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(1024);
+        tokio::spawn(async move {
+            let mut feed = feed;
+            let mut sent = scanned.max(after);
+            for item in items.iter().filter(|i| keep(i)) {
+                if tx.send(sse_event(item)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                match live.recv().await {
+                    Ok(batch) => {
+                        for (seq, ts_ns, event) in batch.iter() {
+                            if *seq <= sent {
+                                continue;
+                            }
+                            sent = *seq;
+                            if let Some(item) = feed.push(*seq, *ts_ns, event.clone()) {
+                                if keep(&item) && tx.send(sse_event(&item)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    // Too far behind: end the stream; the client resumes with Last-Event-ID.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_))
+                    | Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|e| (Ok::<_, std::convert::Infallible>(e), rx))
+        });
+        Ok(Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
