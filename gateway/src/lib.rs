@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod events;
 pub mod http;
 pub mod journal;

@@ -60,6 +60,69 @@ enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// The control plane from a terminal: kill, reset, status, positions, orders, headroom, events. The token
+    /// comes from BULWARK_TOKEN, the gateway's address from --url or BULWARK_URL (default http://127.0.0.1:8080).
+    Ctl {
+        #[arg(long, env = "BULWARK_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ScopeArgs {
+    /// global, group or account.
+    #[arg(long)]
+    scope: String,
+    /// The group or account name (not for global).
+    #[arg(long)]
+    target: Option<String>,
+    /// Why (journaled with your token's name).
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlAction {
+    /// Trip the kill switch.
+    Kill {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// halt, reduce_only, cancel_all (default) or flatten.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Reset the kill switch (needs a role at least as high as the one that tripped it).
+    Reset {
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Kill state and readiness.
+    Status,
+    /// An account's positions.
+    Positions {
+        #[arg(long)]
+        account: String,
+    },
+    /// An account's orders.
+    Orders {
+        #[arg(long)]
+        account: String,
+    },
+    /// An account's headroom before each limit.
+    Headroom {
+        #[arg(long)]
+        account: String,
+    },
+    /// Follow the event stream (one JSON object per line).
+    Events {
+        #[arg(long)]
+        account: Option<String>,
+        /// Resume after this sequence number.
+        #[arg(long)]
+        after: Option<u64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +154,26 @@ struct JournalArgs {
     /// The journal directory itself (default: <data_dir>/journal).
     #[arg(long)]
     journal_dir: Option<PathBuf>,
+}
+
+impl From<CtlAction> for bulwark_gateway::ctl::Action {
+    fn from(a: CtlAction) -> Self {
+        use bulwark_gateway::ctl::{Action, Scope};
+        let scope = |s: ScopeArgs| Scope {
+            scope: s.scope,
+            target: s.target,
+            reason: s.reason,
+        };
+        match a {
+            CtlAction::Kill { scope: s, mode } => Action::Kill(scope(s), mode),
+            CtlAction::Reset { scope: s } => Action::Reset(scope(s)),
+            CtlAction::Status => Action::Status,
+            CtlAction::Positions { account } => Action::Get("positions", account),
+            CtlAction::Orders { account } => Action::Get("orders", account),
+            CtlAction::Headroom { account } => Action::Get("headroom", account),
+            CtlAction::Events { account, after } => Action::Events { account, after },
+        }
+    }
 }
 
 fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
@@ -184,6 +267,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Ctl { url, action } => bulwark_gateway::ctl::run(&url, action.into()),
         Command::Journal { action } => {
             let (args, f): (
                 &JournalArgs,

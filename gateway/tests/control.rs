@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
+use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -530,4 +531,90 @@ fn bad_credentials_get_401_or_403_and_change_nothing() {
         assert_eq!(v["error"]["code"], code, "{body}: {v}");
     }
     assert_eq!(journal_count(&s.journal(), "control"), 0);
+}
+
+fn ctl(base: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("ctl").arg("--url").arg(base).args(args);
+    match token {
+        Some(t) => cmd.env("BULWARK_TOKEN", t),
+        None => cmd.env_remove("BULWARK_TOKEN"),
+    };
+    let out = cmd.output().expect("run bulwark ctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn bulwark_ctl_kills_resets_and_reads_from_a_terminal() {
+    let s = start(false);
+    let base = &s.gw.base;
+    three_accounts_trading(base);
+    let (code, _, err) = ctl(
+        base,
+        None,
+        &[
+            "kill", "--scope", "global", "--mode", "halt", "--reason", "x",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("401 UNAUTHENTICATED"), "{err}");
+    let (code, out, err) = ctl(
+        base,
+        Some(RISK),
+        &[
+            "kill",
+            "--scope",
+            "global",
+            "--mode",
+            "halt",
+            "--reason",
+            "from the terminal",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kill"]["global"]["mode"], "halt");
+    let (code, out, _) = ctl(base, Some(VIEWER), &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"halt\""), "{out}");
+    let (code, out, _) = ctl(base, Some(VIEWER), &["positions", "--account", "B"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"qty\": \"10\""), "{out}");
+    for what in ["orders", "headroom"] {
+        assert_eq!(
+            ctl(base, Some(VIEWER), &[what, "--account", "C"]).0,
+            0,
+            "{what}"
+        );
+    }
+    let (code, _, err) = ctl(
+        base,
+        Some(TRADER_A),
+        &["reset", "--scope", "global", "--reason", "x"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("FORBIDDEN_ROLE"), "{err}");
+    let (code, _, err) = ctl(
+        base,
+        Some(RISK),
+        &["reset", "--scope", "global", "--reason", "done"],
+    );
+    assert_eq!(code, 0, "{err}");
+    // `events` follows the stream; read its first lines and stop it.
+    let mut child = std::process::Command::new(BIN)
+        .args(["ctl", "--url", base, "events", "--account", "A"])
+        .env("BULWARK_TOKEN", VIEWER)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "order");
+    assert_eq!(first["account"], "A");
+    let _ = child.kill();
+    let _ = child.wait();
 }
