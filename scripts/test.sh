@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -31,3 +33,6 @@ corpus="$(mktemp -d)"
 (cd signals/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none alert_parse "$corpus" seeds/alert_parse \
   -- -max_total_time="${BULWARK_FUZZ_SECONDS:-30}" -timeout=5 -rss_limit_mb=1024)
 rm -rf "$corpus"
+
+# The HTTP API against its OpenAPI document with schemathesis (no 5xx answers).
+bash scripts/api-fuzz.sh

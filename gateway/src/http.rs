@@ -61,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/webhooks/tradingview/{token}",
             post(crate::webhook::post_tradingview),
         )
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -127,6 +128,20 @@ type ApiResult = Result<Response, ApiError>;
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+}
+
+/// The OpenAPI document of the whole HTTP API (docs/openapi.json, compiled in).
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 async fn healthz() -> Json<Value> {
@@ -837,6 +852,38 @@ mod tests {
                 r#"{"account":"A","symbol":"X","side":"buy","qty":1}"#,
             ))
             .unwrap()
+    }
+
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("docs/openapi.json is JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        for (path, methods) in [
+            ("/healthz", &["get"][..]),
+            ("/readyz", &["get"]),
+            ("/api/v1/orders", &["get", "post"]),
+            ("/api/v1/orders/{id}", &["get", "delete"]),
+            ("/api/v1/positions", &["get"]),
+            ("/api/v1/headroom", &["get"]),
+            ("/api/v1/prices", &["post"]),
+            ("/api/v1/webhooks/tradingview/{token}", &["post"]),
+            ("/api/v1/kill", &["get", "post"]),
+            ("/api/v1/kill/reset", &["post"]),
+            ("/api/v1/events", &["get"]),
+            ("/api/v1/openapi.json", &["get"]),
+        ] {
+            for m in methods {
+                assert!(
+                    paths[path][m].is_object(),
+                    "{m} {path} missing from docs/openapi.json"
+                );
+            }
+        }
+        assert_eq!(
+            paths.len(),
+            12,
+            "a path in docs/openapi.json that the router does not serve"
+        );
     }
 
     #[tokio::test]
