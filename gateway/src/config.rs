@@ -392,6 +392,31 @@ pub struct TokenSection {
     pub accounts: Option<Vec<String>>,
 }
 
+/// What a lapsed dead-man's switch does to its strategy's accounts.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LapseAction {
+    /// Cancel working orders; trading goes on.
+    #[default]
+    CancelAll,
+    /// Trip the accounts' kill switch in mode halt.
+    Halt,
+    /// Trip it in mode flatten.
+    Flatten,
+}
+
+/// A strategy process with a dead-man's switch (`[[strategies]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct StrategySection {
+    pub name: String,
+    /// The accounts whose orders are the strategy's.
+    pub accounts: Vec<String>,
+    /// Longest silence between heartbeats before the switch fires (armed by the first heartbeat).
+    pub heartbeat_timeout_ms: u64,
+    #[serde(default)]
+    pub on_lapse: LapseAction,
+}
+
 /// 64 hex digits as 32 bytes (validated by the loader).
 pub fn hex32(text: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -417,6 +442,7 @@ pub struct Config {
     pub copy_groups: Vec<CopyGroupSection>,
     pub auth: AuthSection,
     pub tokens: Vec<TokenSection>,
+    pub strategies: Vec<StrategySection>,
 }
 
 impl Config {
@@ -665,6 +691,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut webhooks = Vec::new();
     let mut copy_groups = Vec::new();
     let mut tokens = Vec::new();
+    let mut strategies = Vec::new();
     let mut auth = AuthSection::default();
     let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
@@ -695,7 +722,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                     }
                 }
             }
-            "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" | "tokens" => {
+            "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" | "tokens"
+            | "strategies" => {
                 let DeValue::Array(items) = value.get_ref() else {
                     l.push(Some(span), &path, "must be an array of tables ([[...]])");
                     continue;
@@ -714,6 +742,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                     } else if name == "webhooks" {
                         if let Some(w) = l.section::<WebhookSection>(p, item.clone()) {
                             webhooks.push((i, w));
+                        }
+                    } else if name == "strategies" {
+                        if let Some(st) = l.section::<StrategySection>(p, item.clone()) {
+                            strategies.push((i, st));
                         }
                     } else if name == "tokens" {
                         if let Some(t) = l.section::<TokenSection>(p, item.clone()) {
@@ -735,6 +767,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     validate_risk(&mut l, &gateway, &limits, &groups, &accounts, &symbols);
     validate_webhooks(&mut l, &webhooks, &copy_groups, &accounts, &symbols);
     validate_tokens(&mut l, &tokens, &accounts);
+    validate_strategies(&mut l, &strategies, &accounts);
     if !l.errors.is_empty() {
         l.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(l.errors));
@@ -751,6 +784,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         copy_groups: copy_groups.into_iter().map(|(_, c)| c).collect(),
         auth,
         tokens: tokens.into_iter().map(|(_, t)| t).collect(),
+        strategies: strategies.into_iter().map(|(_, s)| s).collect(),
     })
 }
 
@@ -990,6 +1024,59 @@ pub fn parse_ip_net(text: &str) -> Option<(std::net::IpAddr, u8)> {
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn validate_strategies(
+    l: &mut Loader<'_>,
+    strategies: &[(usize, StrategySection)],
+    accounts: &[(usize, AccountSection)],
+) {
+    let mut names = std::collections::HashSet::new();
+    for (i, st) in strategies {
+        let k = |f: &str| vec![key("strategies"), Seg::Index(*i), key(f)];
+        let err = |l: &mut Loader<'_>, segs: Vec<Seg>, msg: String| {
+            let span = l.span_of(&segs);
+            l.push(span, &segs, msg);
+        };
+        if !valid_name(&st.name, b"") || !names.insert(st.name.clone()) {
+            err(
+                l,
+                k("name"),
+                format!("`{}` is not a valid, unique strategy name", st.name),
+            );
+        }
+        if !(100..=3_600_000).contains(&st.heartbeat_timeout_ms) {
+            err(
+                l,
+                k("heartbeat_timeout_ms"),
+                format!(
+                    "{} is out of range; allowed 100 to 3600000",
+                    st.heartbeat_timeout_ms
+                ),
+            );
+        }
+        if st.accounts.is_empty() {
+            err(
+                l,
+                k("accounts"),
+                "a strategy needs at least one account".into(),
+            );
+        }
+        for (j, a) in st.accounts.iter().enumerate() {
+            if !accounts.iter().any(|(_, x)| &x.name == a) {
+                err(
+                    l,
+                    vec![
+                        key("strategies"),
+                        Seg::Index(*i),
+                        key("accounts"),
+                        Seg::Index(j),
+                    ],
+                    format!("unknown account `{a}`"),
+                );
+            }
+        }
+    }
 }
 
 fn validate_tokens(

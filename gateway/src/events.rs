@@ -133,7 +133,11 @@ impl Feed {
                         }
                     };
                     let mut data = json!({
-                        "action": if ctl.kind == ControlKind::Reset { "reset" } else { "trip" },
+                        "action": match ctl.kind {
+                            ControlKind::Reset => "reset",
+                            ControlKind::CancelWorking => "cancel_working",
+                            _ => "trip",
+                        },
                         "mode": ctl.kind.mode().map(KillMode::as_str),
                         "scope": scope,
                         "target": target,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub feed: crate::sequencer::FeedTx,
     /// Where the journal is, for the event stream's history.
     pub journal_dir: std::path::PathBuf,
+    /// Dead-man's switches of the configured strategies.
+    pub deadman: Arc<crate::deadman::DeadMan>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -57,6 +59,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/kill/reset", post(crate::control::post_reset))
         .route("/api/v1/events", get(crate::events::get_events))
+        .route(
+            "/api/v1/heartbeat/{strategy}",
+            post(crate::deadman::post_heartbeat),
+        )
         .route(
             "/api/v1/webhooks/tradingview/{token}",
             post(crate::webhook::post_tradingview),
@@ -843,6 +849,7 @@ mod tests {
             groups: Arc::from(Vec::new()),
             feed: tokio::sync::broadcast::channel(16).0,
             journal_dir: std::path::PathBuf::new(),
+            deadman: Arc::default(),
         })
     }
 
@@ -871,6 +878,7 @@ mod tests {
             ("/api/v1/kill/reset", &["post"]),
             ("/api/v1/events", &["get"]),
             ("/api/v1/openapi.json", &["get"]),
+            ("/api/v1/heartbeat/{strategy}", &["post"]),
         ] {
             for m in methods {
                 assert!(
@@ -881,7 +889,7 @@ mod tests {
         }
         assert_eq!(
             paths.len(),
-            12,
+            13,
             "a path in docs/openapi.json that the router does not serve"
         );
     }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod config;
 pub mod control;
 pub mod ctl;
+pub mod deadman;
 pub mod events;
 pub mod http;
 pub mod journal;

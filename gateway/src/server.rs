@@ -136,6 +136,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         groups: config.groups.iter().map(|g| g.name.clone()).collect(),
         feed,
         journal_dir: config.journal_dir(),
+        deadman: Arc::new(crate::deadman::DeadMan::from_config(&config, &catalog)),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(g.tokio_worker_threads)
@@ -157,6 +158,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             journal_dir.display()
         );
         tokio::spawn(day_roll_timer(timer_tx, boundaries));
+        if !state.deadman.is_empty() {
+            tokio::spawn(crate::deadman::watch(state.clone()));
+        }
         if let Some(interval) = crate::notify::watchdog_interval() {
             tokio::spawn(watchdog(status.clone(), interval));
         }

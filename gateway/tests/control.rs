@@ -47,6 +47,11 @@ name = "C"
 [[symbols]]
 name = "AAPL"
 
+[[strategies]]
+name = "strat"
+accounts = ["A"]
+heartbeat_timeout_ms = 300
+
 [[tokens]]
 name = "viewer"
 role = "viewer"
@@ -617,4 +622,49 @@ fn bulwark_ctl_kills_resets_and_reads_from_a_terminal() {
     assert_eq!(first["account"], "A");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn a_lapsed_dead_mans_switch_cancels_the_strategys_orders_and_trading_goes_on() {
+    let s = start(false);
+    let base = &s.gw.base;
+    let resting = three_accounts_trading(base);
+    // Disarmed until the first heartbeat: nothing happens.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(order_status(base, resting[0]), "new");
+    for _ in 0..4 {
+        let (st, v) = call(
+            "POST",
+            &format!("{base}/api/v1/heartbeat/strat"),
+            None,
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["armed"], true);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        order_status(base, resting[0]),
+        "new",
+        "heartbeats in time keep it quiet"
+    );
+    // Silence: the switch fires for A only.
+    wait_status(base, resting[0], "canceled");
+    assert_eq!(order_status(base, resting[1]), "new");
+    assert_eq!(
+        order(base, None, "A", "buy", 1, Some("99.00")).0,
+        201,
+        "cancel_all leaves trading on"
+    );
+    let (st, v) = call("POST", &format!("{base}/api/v1/heartbeat/nope"), None, None);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_STRATEGY"))
+    );
+    let (_, lines) = journal_tool("dump", &s.journal());
+    let audit = lines
+        .iter()
+        .find(|l| l["kind"] == "audit")
+        .expect("audit record");
+    assert_eq!(audit["event"]["audit"]["actor"], "dead-man:strat");
 }

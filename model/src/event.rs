@@ -197,6 +197,8 @@ pub enum ControlKind {
     TripFlatten = 4,
     /// Trip in mode `reduce_only`: only orders that reduce a position (with working orders) pass.
     TripReduceOnly = 5,
+    /// Cancel every working order in scope and leave trading as it is (a dead-man's switch lapse).
+    CancelWorking = 6,
 }
 
 impl ControlKind {
@@ -207,18 +209,19 @@ impl ControlKind {
             Self::TripHalt,
             Self::TripFlatten,
             Self::TripReduceOnly,
+            Self::CancelWorking,
         ]
         .into_iter()
         .find(|k| *k as u8 == v)
     }
-    /// The mode a trip leaves in force; `None` for a reset.
+    /// The mode a trip leaves in force; `None` for a reset or a plain cancel.
     pub fn mode(self) -> Option<KillMode> {
         match self {
             Self::Trip => Some(KillMode::CancelAll),
             Self::TripHalt => Some(KillMode::Halt),
             Self::TripFlatten => Some(KillMode::Flatten),
             Self::TripReduceOnly => Some(KillMode::ReduceOnly),
-            Self::Reset => None,
+            Self::Reset | Self::CancelWorking => None,
         }
     }
     pub fn trip(mode: KillMode) -> Self {

@@ -998,12 +998,12 @@ impl Engine {
     }
 
     fn apply_control(&mut self, c: &Control, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
-        let slot: Option<&mut Option<Kill>> = match c.scope {
-            KillScope::Global => Some(&mut self.global_kill),
-            KillScope::Group(g) => self.group_kill.get_mut(g as usize),
-            KillScope::Account(a) => self.accounts.get_mut(a.0 as usize).map(|a| &mut a.kill),
+        let exists = match c.scope {
+            KillScope::Global => true,
+            KillScope::Group(g) => (g as usize) < self.group_kill.len(),
+            KillScope::Account(a) => (a.0 as usize) < self.accounts.len(),
         };
-        let Some(slot) = slot else {
+        if !exists {
             return Decision {
                 order: OrderId(0),
                 verdict: Verdict::Reject(Reject::plain(RuleId::Kill, RejectReason::UnknownAccount)),
@@ -1012,6 +1012,22 @@ impl Engine {
         let accept = Decision {
             order: OrderId(0),
             verdict: Verdict::Accept,
+        };
+        let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
+        let scope = c.scope;
+        let in_scope = move |account: AccountId| match scope {
+            KillScope::Global => true,
+            KillScope::Group(g) => groups[account.0 as usize] == Some(g),
+            KillScope::Account(a) => account == a,
+        };
+        if c.kind == ControlKind::CancelWorking {
+            self.cancel_all(|o| in_scope(o.account), ts_ns, out);
+            return accept;
+        }
+        let slot: &mut Option<Kill> = match c.scope {
+            KillScope::Global => &mut self.global_kill,
+            KillScope::Group(g) => &mut self.group_kill[g as usize],
+            KillScope::Account(a) => &mut self.accounts[a.0 as usize].kill,
         };
         let Some(mode) = c.kind.mode() else {
             // Reset: only at a level at least as high as the one that tripped it; canceled orders stay canceled.
@@ -1033,13 +1049,6 @@ impl Engine {
             };
         };
         Kill::merge(slot, c.level, mode);
-        let scope = c.scope;
-        let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
-        let in_scope = |account: AccountId| match scope {
-            KillScope::Global => true,
-            KillScope::Group(g) => groups[account.0 as usize] == Some(g),
-            KillScope::Account(a) => account == a,
-        };
         if matches!(mode, KillMode::CancelAll | KillMode::Flatten) {
             self.cancel_all(|o| in_scope(o.account), ts_ns, out);
         }
