@@ -3,7 +3,7 @@
 //! anything is journaled. [`Remap`] translates ids journaled under an earlier boot's catalog by name.
 
 use crate::config::Config;
-use bulwark_model::{AccountId, Boot, Event, SymbolId};
+use bulwark_model::{AccountId, Boot, Event, KillScope, SymbolId};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,10 +164,14 @@ impl Remap {
             }
             Event::CancelOrder(c) => c.account = self.account(c.account)?,
             Event::Price(p) => p.symbol = self.symbol(p.symbol)?,
+            Event::Control(c) => match &mut c.scope {
+                KillScope::Account(a) => *a = self.account(*a)?,
+                KillScope::Symbol(s) => *s = self.symbol(*s)?,
+                KillScope::Global | KillScope::Group(_) => {}
+            },
             Event::Boot(_)
             | Event::Decision(_)
             | Event::Venue(_)
-            | Event::Control(_)
             | Event::Timer(_)
             | Event::Signal(_)
             | Event::Audit(_) => {}

@@ -65,13 +65,24 @@ fn scope_of(s: &AppState, b: &KillBody) -> Result<(KillScope, Option<AccountId>)
                     format!("account `{a}` is not configured"),
                 )
             }),
-        ("group" | "account", None) => Err(bad(
+        ("symbol", Some(sym)) => s
+            .catalog
+            .symbol(sym)
+            .map(|id| (KillScope::Symbol(id), None))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "UNKNOWN_SYMBOL",
+                    format!("symbol `{sym}` is not configured"),
+                )
+            }),
+        ("group" | "account" | "symbol", None) => Err(bad(
             "MISSING_FIELD",
             format!("scope {} needs a target", b.scope),
         )),
         (other, _) => Err(bad(
             "INVALID_FIELD",
-            format!("scope `{other}` is not one of: global, group, account"),
+            format!("scope `{other}` is not one of: global, group, account, symbol"),
         )),
     }
 }
@@ -112,11 +123,14 @@ fn scope_json(s: &AppState, scope: KillScope) -> Value {
         KillScope::Account(a) => {
             json!({"scope": "account", "target": s.catalog.account_name(a)})
         }
+        KillScope::Symbol(sym) => {
+            json!({"scope": "symbol", "target": s.catalog.symbol_name(sym)})
+        }
     }
 }
 
 /// The kill state as JSON.
-pub fn kill_json(s: &AppState, (global, groups, accounts): &KillState) -> Value {
+pub fn kill_json(s: &AppState, (global, groups, accounts, symbols): &KillState) -> Value {
     let k = |k: &bulwark_risk::Kill| json!({"mode": k.mode.as_str(), "level": role_name(k.level)});
     json!({
         "global": global.as_ref().map(k),
@@ -128,6 +142,11 @@ pub fn kill_json(s: &AppState, (global, groups, accounts): &KillState) -> Value 
         "accounts": accounts.iter().map(|(a, kill)| {
             let mut v = k(kill);
             v["account"] = json!(s.catalog.account_name(*a));
+            v
+        }).collect::<Vec<_>>(),
+        "symbols": symbols.iter().map(|(sym, kill)| {
+            let mut v = k(kill);
+            v["symbol"] = json!(s.catalog.symbol_name(*sym));
             v
         }).collect::<Vec<_>>(),
     })

@@ -131,6 +131,9 @@ impl Feed {
                         KillScope::Account(a) => {
                             ("account", Some(c.account_name(a).to_string()), Some(a))
                         }
+                        KillScope::Symbol(sym) => {
+                            ("symbol", Some(c.symbol_name(sym).to_string()), None)
+                        }
                     };
                     let mut data = json!({
                         "action": match ctl.kind {

@@ -127,11 +127,12 @@ pub enum SignalAnswer {
     Unavailable(String),
 }
 
-/// Every tripped kill switch: global, by group index, by account.
+/// Every tripped kill switch: global, by group index, by account, by symbol.
 pub type KillState = (
     Option<bulwark_risk::Kill>,
     Vec<(u32, bulwark_risk::Kill)>,
     Vec<(AccountId, bulwark_risk::Kill)>,
+    Vec<(SymbolId, bulwark_risk::Kill)>,
 );
 
 /// What edges put into the inbound ring.
@@ -620,7 +621,8 @@ impl Sequencer {
                 let _ = reply.send(self.engine.positions_of(account));
             }
             Query::Kill { reply } => {
-                let _ = reply.send(self.engine.kill_state());
+                let ((global, groups, accounts), symbols) = self.engine.kill_state_with_symbols();
+                let _ = reply.send((global, groups, accounts, symbols));
             }
             Query::Headroom {
                 account,

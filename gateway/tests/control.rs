@@ -668,3 +668,52 @@ fn a_lapsed_dead_mans_switch_cancels_the_strategys_orders_and_trading_goes_on() 
         .expect("audit record");
     assert_eq!(audit["event"]["audit"]["actor"], "dead-man:strat");
 }
+
+#[test]
+fn a_symbol_kill_is_reported_and_reset_like_the_others() {
+    let s = start(false);
+    let base = &s.gw.base;
+    set_price(base, "100");
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"symbol","target":"AAPL","mode":"halt","reason":"bad prints"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["kill"]["symbols"][0]["symbol"], "AAPL");
+    let (st, v) = order(base, None, "C", "buy", 1, Some("99.00"));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("KILL_SWITCH_ACTIVE"))
+    );
+    let (st, v) = kill(
+        base,
+        Some(TRADER_A),
+        r#"{"scope":"symbol","target":"AAPL","reason":"x"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN_ROLE")),
+        "{v}"
+    );
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"symbol","target":"TSLA","reason":"x"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_SYMBOL")),
+        "{v}"
+    );
+    assert_eq!(
+        reset(
+            base,
+            Some(RISK),
+            r#"{"scope":"symbol","target":"AAPL","reason":"ok"}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(order(base, None, "C", "buy", 1, Some("99.00")).0, 201);
+}

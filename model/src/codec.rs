@@ -189,6 +189,10 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
                     out.push(2);
                     put_u32(out, a.0);
                 }
+                KillScope::Symbol(s) => {
+                    out.push(3);
+                    put_u32(out, s.0);
+                }
             }
             out.push(c.level);
         }
@@ -347,6 +351,7 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 (0, 0) => KillScope::Global,
                 (1, g) => KillScope::Group(g),
                 (2, a) => KillScope::Account(AccountId(a)),
+                (3, s) => KillScope::Symbol(SymbolId(s)),
                 _ => return Err(CodecError::Invalid("kill scope")),
             };
             Event::Control(Control {
@@ -586,13 +591,14 @@ mod tests {
                 symbol: SymbolId(s),
                 px: Px::from_raw(p)
             })),
-            (1u8..7, 0u8..3, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
+            (1u8..7, 0u8..4, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
                 Event::Control(Control {
                     kind: ControlKind::from_u8(k).expect("1..6 are control kinds"),
                     scope: match tag {
                         0 => KillScope::Global,
                         1 => KillScope::Group(id),
-                        _ => KillScope::Account(AccountId(id)),
+                        2 => KillScope::Account(AccountId(id)),
+                        _ => KillScope::Symbol(SymbolId(id)),
                     },
                     level,
                 })

@@ -277,6 +277,8 @@ pub enum KillScope {
     /// A configured account group (a firm).
     Group(u32),
     Account(AccountId),
+    /// One instrument, for every account (orthogonal to the hierarchy).
+    Symbol(SymbolId),
 }
 
 /// Role levels, lowest to highest. The engine itself trips at `LEVEL_SYSTEM` (throttle storms, breaches).

@@ -287,6 +287,7 @@ pub struct Engine {
     pub(crate) open_orders: usize,
     pub(crate) global_kill: Option<Kill>,
     pub(crate) group_kill: Vec<Option<Kill>>,
+    pub(crate) symbol_kill: Vec<Option<Kill>>,
     pub(crate) days: Vec<u32>,
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
@@ -419,6 +420,7 @@ impl Engine {
             open_orders: 0,
             global_kill: None,
             group_kill: vec![None; config.groups],
+            symbol_kill: vec![None; config.symbols.len()],
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
             prop_holders: vec![Vec::new(); limits.symbols],
@@ -455,6 +457,27 @@ impl Engine {
     }
     /// Every tripped kill switch: global, per group index, per account.
     pub fn kill_state(&self) -> (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>) {
+        self.kill_state_with_symbols().0
+    }
+
+    /// [`Engine::kill_state`] and the tripped symbols.
+    #[allow(clippy::type_complexity)]
+    pub fn kill_state_with_symbols(
+        &self,
+    ) -> (
+        (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>),
+        Vec<(SymbolId, Kill)>,
+    ) {
+        let symbols = self
+            .symbol_kill
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|k| (SymbolId(i as u32), k)))
+            .collect();
+        (self.kill_state_accounts(), symbols)
+    }
+
+    fn kill_state_accounts(&self) -> (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>) {
         let groups = self
             .group_kill
             .iter()
@@ -937,7 +960,7 @@ impl Engine {
 
     /// Submits market orders closing every position of `account`, tagged `ingress = risk` (exempt from locks).
     fn flatten(&mut self, account: AccountId, ts_ns: i64, out: &mut Vec<Output>) {
-        self.flatten_with(account, FlattenStyle::Market, ts_ns, out);
+        self.flatten_with(account, None, FlattenStyle::Market, ts_ns, out);
     }
 
     /// Closes every position of `account` with orders tagged `ingress = risk`: market IOC orders (prop
@@ -946,12 +969,16 @@ impl Engine {
     fn flatten_with(
         &mut self,
         account: AccountId,
+        only: Option<SymbolId>,
         style: FlattenStyle,
         ts_ns: i64,
         out: &mut Vec<Output>,
     ) {
         let held = self.accounts[account.0 as usize].held.clone();
         for symbol in held {
+            if only.is_some_and(|s| s != symbol) {
+                continue;
+            }
             let Some(book) = self.books.get(&(account, symbol)) else {
                 continue;
             };
@@ -1002,6 +1029,7 @@ impl Engine {
             KillScope::Global => true,
             KillScope::Group(g) => (g as usize) < self.group_kill.len(),
             KillScope::Account(a) => (a.0 as usize) < self.accounts.len(),
+            KillScope::Symbol(s) => (s.0 as usize) < self.symbol_kill.len(),
         };
         if !exists {
             return Decision {
@@ -1015,19 +1043,21 @@ impl Engine {
         };
         let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
         let scope = c.scope;
-        let in_scope = move |account: AccountId| match scope {
+        let in_scope = move |account: AccountId, symbol: SymbolId| match scope {
             KillScope::Global => true,
             KillScope::Group(g) => groups[account.0 as usize] == Some(g),
             KillScope::Account(a) => account == a,
+            KillScope::Symbol(s) => symbol == s,
         };
         if c.kind == ControlKind::CancelWorking {
-            self.cancel_all(|o| in_scope(o.account), ts_ns, out);
+            self.cancel_all(|o| in_scope(o.account, o.symbol), ts_ns, out);
             return accept;
         }
         let slot: &mut Option<Kill> = match c.scope {
             KillScope::Global => &mut self.global_kill,
             KillScope::Group(g) => &mut self.group_kill[g as usize],
             KillScope::Account(a) => &mut self.accounts[a.0 as usize].kill,
+            KillScope::Symbol(s) => &mut self.symbol_kill[s.0 as usize],
         };
         let Some(mode) = c.kind.mode() else {
             // Reset: only at a level at least as high as the one that tripped it; canceled orders stay canceled.
@@ -1050,13 +1080,17 @@ impl Engine {
         };
         Kill::merge(slot, c.level, mode);
         if matches!(mode, KillMode::CancelAll | KillMode::Flatten) {
-            self.cancel_all(|o| in_scope(o.account), ts_ns, out);
+            self.cancel_all(|o| in_scope(o.account, o.symbol), ts_ns, out);
         }
         if mode == KillMode::Flatten {
+            let only = match scope {
+                KillScope::Symbol(s) => Some(s),
+                _ => None,
+            };
             for i in 0..self.accounts.len() {
                 let account = AccountId(i as u32);
-                if in_scope(account) {
-                    self.flatten_with(account, FlattenStyle::CollarLimit, ts_ns, out);
+                if only.is_some() || in_scope(account, SymbolId(0)) {
+                    self.flatten_with(account, only, FlattenStyle::CollarLimit, ts_ns, out);
                 }
             }
         }

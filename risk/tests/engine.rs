@@ -436,3 +436,50 @@ fn kill_mode_flatten_cancels_and_closes_with_limits_inside_the_collar() {
     assert_ne!(e.order(working).unwrap().status, OrderStatus::New);
     assert!(e.kill_state().2.is_empty());
 }
+
+#[test]
+fn a_symbol_kill_stops_one_instrument_for_every_account() {
+    let mut e = engine_with(vec![account(Limits::default()); 2], 2);
+    price(&mut e, 0, "100", 1);
+    price(&mut e, 1, "50", 1);
+    let a = decide(&mut e, &order(Side::Buy, 5, Some("100")).event(), 2);
+    fill(&mut e, a.order, 5, "100", 3);
+    let mut other = order(Side::Buy, 3, Some("50"));
+    other.symbol = 1;
+    let b = decide(&mut e, &other.event(), 4);
+    fill(&mut e, b.order, 3, "50", 5);
+    let out = apply(
+        &mut e,
+        &trip(
+            KillMode::Flatten,
+            KillScope::Symbol(SymbolId(0)),
+            LEVEL_RISK_OFFICER,
+        ),
+        6,
+    );
+    let closing: Vec<(SymbolId, Qty)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Submit(o) => Some((o.symbol, o.qty)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closing,
+        vec![(SymbolId(0), qty(5))],
+        "only symbol 0 is flattened"
+    );
+    let mut on_killed = order(Side::Buy, 1, Some("100"));
+    on_killed.account = 1;
+    assert_eq!(
+        reason(&decide(&mut e, &on_killed.event(), 7)),
+        Some(RejectReason::KillSwitchActive)
+    );
+    let mut elsewhere = order(Side::Buy, 1, Some("50"));
+    elsewhere.symbol = 1;
+    assert_eq!(
+        decide(&mut e, &elsewhere.event(), 8).verdict,
+        Verdict::Accept
+    );
+    assert_eq!(e.kill_state_with_symbols().1.len(), 1);
+}
