@@ -202,6 +202,28 @@ pub struct AccountSection {
     /// Date (YYYY-MM-DD) from which the broker applies the intraday-margin regime (Alpaca: 2026-06-04).
     #[serde(default)]
     pub broker_pdt_switch_date: Option<String>,
+    /// Only trade inside this daily window on the calendar's trading days (holidays pause).
+    #[serde(default)]
+    pub trading_window: Option<TradingWindowSection>,
+}
+
+/// `trading_window = { calendar = "XNYS", start = "09:30", end = "16:00" }`: local times in the calendar's zone.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TradingWindowSection {
+    pub calendar: String,
+    pub start: String,
+    pub end: String,
+}
+
+/// `HH:MM` as minutes after midnight.
+pub fn parse_hhmm(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -1521,6 +1543,35 @@ fn validate_risk(
         if let Some(b) = a.initial_balance_usd {
             if b.0.raw() < 0 {
                 at(l, &k("initial_balance_usd"), "must not be negative".into());
+            }
+        }
+        if let Some(w) = &a.trading_window {
+            if !calendars.is_empty() && !calendars.contains(&w.calendar) {
+                at(
+                    l,
+                    &k("trading_window"),
+                    format!(
+                        "unknown calendar `{}` (known: {})",
+                        w.calendar,
+                        calendars.join(", ")
+                    ),
+                );
+            }
+            match (parse_hhmm(&w.start), parse_hhmm(&w.end)) {
+                (Some(s), Some(e)) if s < e => {}
+                (Some(_), Some(_)) => at(
+                    l,
+                    &k("trading_window"),
+                    format!("start {} must be before end {}", w.start, w.end),
+                ),
+                _ => at(
+                    l,
+                    &k("trading_window"),
+                    format!(
+                        "start and end must be times like 09:30 (got {} and {})",
+                        w.start, w.end
+                    ),
+                ),
             }
         }
         if let Some(d) = &a.broker_pdt_switch_date {

@@ -346,6 +346,12 @@ pub fn engine_config(
                 }),
                 calendar: calendar_index("XNYS"),
             },
+            trading_window: a.trading_window.as_ref().and_then(|w| {
+                let cal = calendars.iter().find(|c| c.name() == w.calendar)?;
+                let start = crate::config::parse_hhmm(&w.start)?;
+                let end = crate::config::parse_hhmm(&w.end)?;
+                Some(cal.window_intervals(start, end).into())
+            }),
         });
     }
     debug_assert_eq!(accounts.len(), catalog.account_count());

@@ -42,10 +42,11 @@ pub enum RejectReason {
     EarningsOvernight = 29,
     InsufficientVolume = 30,
     ResetDenied = 31,
+    OutsideTradingWindow = 32,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 31] = [
+    pub const ALL: [RejectReason; 32] = [
         Self::KillSwitchActive,
         Self::AccountLocked,
         Self::MarketClosed,
@@ -77,6 +78,7 @@ impl RejectReason {
         Self::EarningsOvernight,
         Self::InsufficientVolume,
         Self::ResetDenied,
+        Self::OutsideTradingWindow,
     ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -117,6 +119,7 @@ impl RejectReason {
             Self::EarningsOvernight => "EARNINGS_OVERNIGHT",
             Self::InsufficientVolume => "INSUFFICIENT_VOLUME",
             Self::ResetDenied => "RESET_DENIED",
+            Self::OutsideTradingWindow => "OUTSIDE_TRADING_WINDOW",
         }
     }
 
@@ -437,6 +440,7 @@ impl Reject {
             RejectReason::ResetDenied => {
                 "the reset needs a role at least as high as the one that tripped the switch"
             }
+            RejectReason::OutsideTradingWindow => "outside the account's trading window",
         };
         let detail = detail.to_string();
         if detail.is_empty() {

@@ -375,6 +375,35 @@ impl Calendar {
         }
     }
 
+    /// A daily trading window as UTC intervals: local `start_min`..`end_min` (minutes after midnight in the
+    /// calendar's time zone) on every trading day it covers (an always-open calendar: every day of 2024-2030).
+    /// A local time that does not exist (a DST gap) moves to the first instant after it.
+    pub fn window_intervals(&self, start_min: u32, end_min: u32) -> Vec<(i64, i64)> {
+        use chrono::TimeZone;
+        let days: Vec<i32> = if self.always_open {
+            let from = days_from_epoch(NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date"));
+            let to = days_from_epoch(NaiveDate::from_ymd_opt(2031, 1, 1).expect("valid date"));
+            (from..to).collect()
+        } else {
+            self.trading_days.clone()
+        };
+        let at = |day: i32, minute: u32| -> Option<i64> {
+            let date = date_from_days(day);
+            let mut local = date.and_hms_opt(minute / 60, minute % 60, 0)?;
+            for _ in 0..4 {
+                if let Some(t) = self.tz.from_local_datetime(&local).earliest() {
+                    return t.timestamp_nanos_opt();
+                }
+                local += chrono::Duration::minutes(30);
+            }
+            None
+        };
+        days.into_iter()
+            .filter_map(|d| Some((at(d, start_min)?, at(d, end_min)?)))
+            .filter(|(s, e)| s < e)
+            .collect()
+    }
+
     /// Whether `day` (days since epoch) is a trading day (has a regular session).
     pub fn is_trading_day(&self, day: i32) -> bool {
         if self.always_open {
@@ -431,6 +460,35 @@ mod tests {
     const ET: &str = "America/New_York";
     const CT: &str = "America/Chicago";
     const IST: &str = "Asia/Kolkata";
+
+    #[test]
+    fn a_trading_window_follows_the_calendars_days_and_zone() {
+        let x = load("XNYS");
+        let risk = crate::limits::AccountRisk {
+            trading_window: Some(x.window_intervals(9 * 60 + 30, 16 * 60).into()),
+            ..Default::default()
+        };
+        // Tuesday 2026-12-01: inside 09:30-16:00 ET, not before or after (end exclusive).
+        assert!(risk.in_trading_window(at(ET, 2026, 12, 1, 9, 30)));
+        assert!(risk.in_trading_window(at(ET, 2026, 12, 1, 15, 59)));
+        assert!(!risk.in_trading_window(at(ET, 2026, 12, 1, 9, 29)));
+        assert!(!risk.in_trading_window(at(ET, 2026, 12, 1, 16, 0)));
+        // Thanksgiving 2026-11-26 and a Saturday pause; the window moves with DST (EDT in July).
+        assert!(!risk.in_trading_window(at(ET, 2026, 11, 26, 12, 0)));
+        assert!(!risk.in_trading_window(at(ET, 2026, 12, 5, 12, 0)));
+        assert!(
+            risk.in_trading_window(utc(2026, 7, 14, 13, 30)),
+            "09:30 EDT is 13:30 UTC"
+        );
+        assert!(
+            !risk.in_trading_window(utc(2026, 7, 14, 20, 0)),
+            "16:00 EDT is 20:00 UTC"
+        );
+        assert!(
+            crate::limits::AccountRisk::default().in_trading_window(0),
+            "no window: always"
+        );
+    }
 
     #[test]
     fn h_1() {

@@ -109,11 +109,18 @@ impl Engine {
                 ));
             }
         }
-        // ACCOUNT_STATE: prop locks (HARD for good, SOFT and PAUSE until the day boundary).
+        // ACCOUNT_STATE: prop locks (HARD for good, SOFT and PAUSE until the day boundary), then the account's
+        // trading window.
         if acct.lock.is_some() {
             return Some(Reject::plain(
                 RuleId::AccountState,
                 RejectReason::AccountLocked,
+            ));
+        }
+        if !acct.risk.in_trading_window(ts_ns) {
+            return Some(Reject::plain(
+                RuleId::AccountState,
+                RejectReason::OutsideTradingWindow,
             ));
         }
         // HOURS.

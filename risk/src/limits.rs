@@ -151,6 +151,20 @@ pub struct AccountRisk {
     /// Prop-firm total position cap in lots across products.
     pub max_position_lots: Option<u32>,
     pub pdt: PdtSettings,
+    /// The account may trade only inside these UTC intervals (ns, sorted, disjoint): its configured trading
+    /// window on each trading day of a calendar. `None`: no window.
+    pub trading_window: Option<std::sync::Arc<[(i64, i64)]>>,
+}
+
+impl AccountRisk {
+    /// Whether `ts_ns` falls inside the trading window (always, without one).
+    pub fn in_trading_window(&self, ts_ns: i64) -> bool {
+        let Some(w) = &self.trading_window else {
+            return true;
+        };
+        let i = w.partition_point(|(start, _)| *start <= ts_ns);
+        i > 0 && ts_ns < w[i - 1].1
+    }
 }
 
 impl Default for AccountRisk {
@@ -164,6 +178,7 @@ impl Default for AccountRisk {
             prop: None,
             max_position_lots: None,
             pdt: PdtSettings::default(),
+            trading_window: None,
         }
     }
 }
