@@ -490,15 +490,15 @@ fn orders_outside_the_accounts_trading_window_are_rejected() {
     windowed.trading_window = Some(vec![(1_000, 2_000), (5_000, 6_000)].into());
     let mut e = engine_with(vec![windowed, account(Limits::default())], 1);
     price(&mut e, 0, "100", 1);
-    let ord = || order(Side::Buy, 1, Some("100")).event();
-    assert_eq!(decide(&mut e, &ord(), 1_500).verdict, Verdict::Accept);
-    let d = decide(&mut e, &ord(), 3_000);
+    let ord = |q| order(Side::Buy, q, Some("100")).event();
+    assert_eq!(decide(&mut e, &ord(1), 1_500).verdict, Verdict::Accept);
+    let d = decide(&mut e, &ord(2), 3_000);
     assert_eq!(reason(&d), Some(RejectReason::OutsideTradingWindow));
     match d.verdict {
         Verdict::Reject(r) => assert_eq!(r.rule, RuleId::AccountState),
         Verdict::Accept => unreachable!(),
     }
-    assert_eq!(decide(&mut e, &ord(), 5_000).verdict, Verdict::Accept);
+    assert_eq!(decide(&mut e, &ord(3), 5_000).verdict, Verdict::Accept);
     let mut free = order(Side::Buy, 1, Some("100"));
     free.account = 1;
     assert_eq!(
