@@ -414,6 +414,27 @@ pub struct TokenSection {
     pub accounts: Option<Vec<String>>,
 }
 
+/// A scheduled maintenance window (`[[maintenance]]`): a global halt from `start` to `end` (RFC 3339).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSection {
+    pub start: String,
+    pub end: String,
+    pub reason: String,
+}
+
+impl MaintenanceSection {
+    /// (start, end) in ns since the epoch, when both parse.
+    pub fn window_ns(&self) -> Option<(i64, i64)> {
+        let p = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .ok()
+                .and_then(|d| d.timestamp_nanos_opt())
+        };
+        Some((p(&self.start)?, p(&self.end)?))
+    }
+}
+
 /// What a lapsed dead-man's switch does to its strategy's accounts.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -465,6 +486,7 @@ pub struct Config {
     pub auth: AuthSection,
     pub tokens: Vec<TokenSection>,
     pub strategies: Vec<StrategySection>,
+    pub maintenance: Vec<MaintenanceSection>,
 }
 
 impl Config {
@@ -714,6 +736,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut copy_groups = Vec::new();
     let mut tokens = Vec::new();
     let mut strategies = Vec::new();
+    let mut maintenance = Vec::new();
     let mut auth = AuthSection::default();
     let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
@@ -745,7 +768,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                 }
             }
             "accounts" | "symbols" | "groups" | "webhooks" | "copy_groups" | "tokens"
-            | "strategies" => {
+            | "strategies" | "maintenance" => {
                 let DeValue::Array(items) = value.get_ref() else {
                     l.push(Some(span), &path, "must be an array of tables ([[...]])");
                     continue;
@@ -764,6 +787,25 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
                     } else if name == "webhooks" {
                         if let Some(w) = l.section::<WebhookSection>(p, item.clone()) {
                             webhooks.push((i, w));
+                        }
+                    } else if name == "maintenance" {
+                        if let Some(m) = l.section::<MaintenanceSection>(p.clone(), item.clone()) {
+                            match m.window_ns() {
+                                Some((s, e)) if s < e && !m.reason.trim().is_empty() => {}
+                                Some((s, e)) if s < e => {
+                                    let span = l.span_of(&p);
+                                    l.push(span, &p, "a maintenance window needs a reason");
+                                }
+                                Some(_) => {
+                                    let span = l.span_of(&p);
+                                    l.push(span, &p, "start must be before end");
+                                }
+                                None => {
+                                    let span = l.span_of(&p);
+                                    l.push(span, &p, "start and end must be RFC 3339 times like 2026-12-24T21:00:00Z");
+                                }
+                            }
+                            maintenance.push(m);
                         }
                     } else if name == "strategies" {
                         if let Some(st) = l.section::<StrategySection>(p, item.clone()) {
@@ -807,6 +849,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         auth,
         tokens: tokens.into_iter().map(|(_, t)| t).collect(),
         strategies: strategies.into_iter().map(|(_, s)| s).collect(),
+        maintenance,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod deadman;
 pub mod events;
 pub mod http;
 pub mod journal;
+pub mod maintenance;
 pub mod notify;
 pub mod risk_setup;
 pub mod sequencer;

@@ -147,6 +147,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let journal_dir = config.journal_dir();
     let durability = config.journal.policy().name();
     let timer_tx = inbound_tx.clone();
+    let maintenance: Vec<(i64, i64, String)> = config
+        .maintenance
+        .iter()
+        .filter_map(|m| m.window_ns().map(|(s, e)| (s, e, m.reason.clone())))
+        .collect();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -160,6 +165,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(day_roll_timer(timer_tx, boundaries));
         if !state.deadman.is_empty() {
             tokio::spawn(crate::deadman::watch(state.clone()));
+        }
+        if !maintenance.is_empty() {
+            tokio::spawn(crate::maintenance::schedule(state.clone(), maintenance));
         }
         if let Some(interval) = crate::notify::watchdog_interval() {
             tokio::spawn(watchdog(status.clone(), interval));

@@ -717,3 +717,55 @@ fn a_symbol_kill_is_reported_and_reset_like_the_others() {
     );
     assert_eq!(order(base, None, "C", "buy", 1, Some("99.00")).0, 201);
 }
+
+fn rfc3339_in(secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    chrono::DateTime::from_timestamp(now + secs, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[test]
+fn a_scheduled_maintenance_window_halts_and_then_resumes_trading() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    let text = format!(
+        "{}\n[[maintenance]]\nstart = \"{}\"\nend = \"{}\"\nreason = \"broker upgrade\"\n",
+        config(&dir.path().join("data"), false),
+        rfc3339_in(2),
+        rfc3339_in(4)
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = &gw.base;
+    set_price(base, "100");
+    assert_eq!(order(base, None, "C", "buy", 1, Some("90.00")).0, 201);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen_halt = false;
+    loop {
+        let (st, v) = order(base, None, "C", "buy", 1, Some("91.00"));
+        if st == 403 {
+            assert_eq!(v["error"]["code"], "KILL_SWITCH_ACTIVE");
+            seen_halt = true;
+        } else if seen_halt {
+            assert_eq!(st, 201, "trading resumes after the window: {v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window never began or never ended"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, lines) = journal_tool("dump", &dir.path().join("data").join("journal"));
+    let actors: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "audit")
+        .filter_map(|l| l["event"]["audit"]["actor"].as_str())
+        .collect();
+    assert_eq!(actors, vec!["maintenance", "maintenance"]);
+}
