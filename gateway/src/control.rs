@@ -301,3 +301,134 @@ pub async fn get_kill(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Res
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlockBody {
+    reason: String,
+}
+
+fn account_param(s: &AppState, name: &str) -> Result<AccountId, ApiError> {
+    s.catalog.account(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_ACCOUNT",
+            format!("account `{name}` is not configured"),
+        )
+    })
+}
+
+/// `POST /api/v1/accounts/{account}/unlock`: lifts a prop-firm lock (admin only, with a reason).
+pub async fn post_unlock(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let run = async {
+        let account = account_param(&s, &name)?;
+        let principal = s
+            .auth
+            .require(
+                &headers,
+                LEVEL_ADMIN,
+                Some(account),
+                "lifting a prop-firm lock",
+            )?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "a token is needed",
+                )
+            })?;
+        let bytes = crate::http::read_body(&s, &headers, body).await?;
+        let b: UnlockBody = crate::http::parse_json(&bytes)?;
+        let reason = reason_of(&b.reason)?;
+        let audit = Audit {
+            actor: principal.name.to_string(),
+            role: principal.level,
+            reason: reason.clone(),
+        };
+        let d = control(
+            &s,
+            audit,
+            Control {
+                kind: ControlKind::Unlock,
+                scope: KillScope::Account(account),
+                level: principal.level,
+            },
+        )
+        .await?;
+        if let Verdict::Reject(r) = d.verdict {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                r.reason.code(),
+                "only an admin may lift a lock",
+            ));
+        }
+        tracing::warn!(actor = %principal.name, account = %name, reason = %reason, "prop-firm lock lifted");
+        Ok::<_, ApiError>(Json(json!({"account": name, "action": "unlock", "actor": &*principal.name, "reason": reason})).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /api/v1/accounts/{account}/state`: whether the account may trade, and what stops it.
+pub async fn get_account_state(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let run = async {
+        let account = account_param(&s, &name)?;
+        s.auth.require(
+            &headers,
+            LEVEL_VIEWER,
+            Some(account),
+            "reading the account state",
+        )?;
+        let (global, groups, accounts, _) = kill_state(&s).await?;
+        let group = s.account_groups.get(account.0 as usize).copied().flatten();
+        let mut applying: Vec<Value> = Vec::new();
+        let mut kills: Vec<bulwark_risk::Kill> = Vec::new();
+        if let Some(k) = global {
+            applying.push(
+                json!({"scope": "global", "mode": k.mode.as_str(), "level": role_name(k.level)}),
+            );
+            kills.push(k);
+        }
+        for (g, k) in groups.iter().filter(|(g, _)| Some(*g) == group) {
+            applying.push(json!({"scope": "group", "target": s.groups.get(*g as usize), "mode": k.mode.as_str(), "level": role_name(k.level)}));
+            kills.push(*k);
+        }
+        for (_, k) in accounts.iter().filter(|(a, _)| *a == account) {
+            applying.push(json!({"scope": "account", "target": name, "mode": k.mode.as_str(), "level": role_name(k.level)}));
+            kills.push(*k);
+        }
+        let ts_ns = now_ns();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        enqueue(
+            &s,
+            Inbound::Query(Query::Headroom {
+                account,
+                ts_ns,
+                reply: tx,
+            }),
+        )?;
+        let lock = crate::http::await_reply(&s, rx).await?.and_then(|h| h.lock);
+        let trading = if lock.is_some() {
+            "locked"
+        } else if kills.iter().any(|k| k.mode.blocks_all()) {
+            "halted"
+        } else if !kills.is_empty() {
+            "reduce_only"
+        } else {
+            "active"
+        };
+        Ok::<_, ApiError>(
+            Json(json!({"account": name, "trading": trading, "lock": lock, "kill": applying}))
+                .into_response(),
+        )
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}

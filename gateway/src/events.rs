@@ -139,6 +139,7 @@ impl Feed {
                         "action": match ctl.kind {
                             ControlKind::Reset => "reset",
                             ControlKind::CancelWorking => "cancel_working",
+                            ControlKind::Unlock => "unlock",
                             _ => "trip",
                         },
                         "mode": ctl.kind.mode().map(KillMode::as_str),

@@ -44,6 +44,8 @@ pub struct AppState {
     pub journal_dir: std::path::PathBuf,
     /// Dead-man's switches of the configured strategies.
     pub deadman: Arc<crate::deadman::DeadMan>,
+    /// Each account's group index (for the account state).
+    pub account_groups: Arc<[Option<u32>]>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -59,6 +61,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/kill/reset", post(crate::control::post_reset))
         .route("/api/v1/events", get(crate::events::get_events))
+        .route(
+            "/api/v1/accounts/{account}/state",
+            get(crate::control::get_account_state),
+        )
+        .route(
+            "/api/v1/accounts/{account}/unlock",
+            post(crate::control::post_unlock),
+        )
         .route(
             "/api/v1/heartbeat/{strategy}",
             post(crate::deadman::post_heartbeat),
@@ -850,6 +860,7 @@ mod tests {
             feed: tokio::sync::broadcast::channel(16).0,
             journal_dir: std::path::PathBuf::new(),
             deadman: Arc::default(),
+            account_groups: Arc::from(Vec::new()),
         })
     }
 
@@ -879,6 +890,8 @@ mod tests {
             ("/api/v1/events", &["get"]),
             ("/api/v1/openapi.json", &["get"]),
             ("/api/v1/heartbeat/{strategy}", &["post"]),
+            ("/api/v1/accounts/{account}/state", &["get"]),
+            ("/api/v1/accounts/{account}/unlock", &["post"]),
         ] {
             for m in methods {
                 assert!(
@@ -889,7 +902,7 @@ mod tests {
         }
         assert_eq!(
             paths.len(),
-            13,
+            15,
             "a path in docs/openapi.json that the router does not serve"
         );
     }

@@ -137,6 +137,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         feed,
         journal_dir: config.journal_dir(),
         deadman: Arc::new(crate::deadman::DeadMan::from_config(&config, &catalog)),
+        account_groups: config
+            .accounts
+            .iter()
+            .map(|a| {
+                a.group
+                    .as_ref()
+                    .and_then(|g| config.groups.iter().position(|x| &x.name == g))
+                    .map(|i| i as u32)
+            })
+            .collect(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(g.tokio_worker_threads)

@@ -769,3 +769,58 @@ fn a_scheduled_maintenance_window_halts_and_then_resumes_trading() {
         .collect();
     assert_eq!(actors, vec!["maintenance", "maintenance"]);
 }
+
+#[test]
+fn the_account_state_says_whether_it_may_trade_and_only_an_admin_unlocks() {
+    let s = start(false);
+    let base = &s.gw.base;
+    let state = |a: &str| {
+        call(
+            "GET",
+            &format!("{base}/api/v1/accounts/{a}/state"),
+            Some(VIEWER),
+            None,
+        )
+        .1
+    };
+    assert_eq!(state("A")["trading"], "active");
+    kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"group","target":"FIRM","mode":"reduce_only","reason":"cool down"}"#,
+    );
+    kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"account","target":"B","mode":"halt","reason":"stop B"}"#,
+    );
+    assert_eq!(state("A")["trading"], "reduce_only", "{}", state("A"));
+    assert_eq!(state("B")["trading"], "halted");
+    assert_eq!(
+        state("B")["kill"].as_array().unwrap().len(),
+        2,
+        "group and account"
+    );
+    assert_eq!(state("C")["trading"], "active");
+    let unlock = |t| {
+        call(
+            "POST",
+            &format!("{base}/api/v1/accounts/A/unlock"),
+            Some(t),
+            Some(r#"{"reason":"new evaluation"}"#),
+        )
+    };
+    assert_eq!(unlock(RISK).0, 403);
+    let (st, v) = unlock(ADMIN);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        call(
+            "GET",
+            &format!("{base}/api/v1/accounts/Z/state"),
+            Some(VIEWER),
+            None
+        )
+        .0,
+        404
+    );
+}

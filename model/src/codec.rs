@@ -591,9 +591,9 @@ mod tests {
                 symbol: SymbolId(s),
                 px: Px::from_raw(p)
             })),
-            (1u8..7, 0u8..4, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
+            (1u8..8, 0u8..4, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
                 Event::Control(Control {
-                    kind: ControlKind::from_u8(k).expect("1..6 are control kinds"),
+                    kind: ControlKind::from_u8(k).expect("1..7 are control kinds"),
                     scope: match tag {
                         0 => KillScope::Global,
                         1 => KillScope::Group(id),

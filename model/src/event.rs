@@ -199,6 +199,8 @@ pub enum ControlKind {
     TripReduceOnly = 5,
     /// Cancel every working order in scope and leave trading as it is (a dead-man's switch lapse).
     CancelWorking = 6,
+    /// Lift a prop-firm lock on an account (admin only; a HARD lock otherwise lasts for good).
+    Unlock = 7,
 }
 
 impl ControlKind {
@@ -210,6 +212,7 @@ impl ControlKind {
             Self::TripFlatten,
             Self::TripReduceOnly,
             Self::CancelWorking,
+            Self::Unlock,
         ]
         .into_iter()
         .find(|k| *k as u8 == v)
@@ -221,7 +224,7 @@ impl ControlKind {
             Self::TripHalt => Some(KillMode::Halt),
             Self::TripFlatten => Some(KillMode::Flatten),
             Self::TripReduceOnly => Some(KillMode::ReduceOnly),
-            Self::Reset | Self::CancelWorking => None,
+            Self::Reset | Self::CancelWorking | Self::Unlock => None,
         }
     }
     pub fn trip(mode: KillMode) -> Self {

@@ -1053,6 +1053,31 @@ impl Engine {
             self.cancel_all(|o| in_scope(o.account, o.symbol), ts_ns, out);
             return accept;
         }
+        if c.kind == ControlKind::Unlock {
+            let KillScope::Account(a) = c.scope else {
+                return Decision {
+                    order: OrderId(0),
+                    verdict: Verdict::Reject(Reject::plain(
+                        RuleId::Kill,
+                        RejectReason::UnknownAccount,
+                    )),
+                };
+            };
+            if c.level < LEVEL_ADMIN {
+                return Decision {
+                    order: OrderId(0),
+                    verdict: Verdict::Reject(Reject::with(
+                        RuleId::Kill,
+                        RejectReason::ResetDenied,
+                        Measure::Count,
+                        i64::from(c.level),
+                        i64::from(LEVEL_ADMIN),
+                    )),
+                };
+            }
+            self.accounts[a.0 as usize].lock = None;
+            return accept;
+        }
         let slot: &mut Option<Kill> = match c.scope {
             KillScope::Global => &mut self.global_kill,
             KillScope::Group(g) => &mut self.group_kill[g as usize],

@@ -507,3 +507,49 @@ fn orders_outside_the_accounts_trading_window_are_rejected() {
         "no window, no limit"
     );
 }
+
+#[test]
+fn only_an_admin_lifts_a_hard_prop_lock() {
+    let template: bulwark_risk::prop::FirmTemplate = toml::from_str(
+        r#"
+name = "hard"
+firm = "test"
+initial_balance_usd = 10000
+day_boundary_timezone = "UTC"
+day_boundary = "00:00"
+[[floors]]
+kind = "static"
+name = "static"
+loss = { usd = 500 }
+action = "hard"
+"#,
+    )
+    .unwrap();
+    let mut prop = account(Limits::default());
+    prop.initial_balance = usd("10000");
+    prop.prop = Some(bulwark_risk::prop::PropAccount::new(&template).unwrap());
+    let mut e = engine_with(vec![prop], 1);
+    price(&mut e, 0, "100", 1);
+    let d = decide(&mut e, &order(Side::Buy, 10, Some("100")).event(), 2);
+    fill(&mut e, d.order, 10, "100", 3);
+    // A 600 loss breaches the 500 static floor: locked for good.
+    price(&mut e, 0, "40", 4);
+    assert_eq!(e.account_lock(AccountId(0)), Some(Lock::Permanent));
+    let unlock = |level| {
+        Event::Control(Control {
+            kind: ControlKind::Unlock,
+            scope: KillScope::Account(AccountId(0)),
+            level,
+        })
+    };
+    assert_eq!(
+        reason(&decide(&mut e, &unlock(LEVEL_RISK_OFFICER), 5)),
+        Some(RejectReason::ResetDenied)
+    );
+    assert_eq!(e.account_lock(AccountId(0)), Some(Lock::Permanent));
+    assert_eq!(
+        decide(&mut e, &unlock(LEVEL_ADMIN), 6).verdict,
+        Verdict::Accept
+    );
+    assert_eq!(e.account_lock(AccountId(0)), None);
+}
