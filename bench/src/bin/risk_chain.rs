@@ -69,6 +69,7 @@ fn engine(orders: usize, accounts_n: u32, instruments_n: u32, throttle_max: u32)
                     broker_switch_day: None,
                     calendar: Some(xnys),
                 },
+                trading_window: None,
             }
         })
         .collect();
