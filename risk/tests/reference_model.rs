@@ -318,6 +318,7 @@ impl Reference {
                         KillScope::Global => d.global,
                         KillScope::Group(g) => d.groups.get(&g).copied(),
                         KillScope::Account(a) => d.accounts.get(&a.0).copied(),
+                        KillScope::Symbol(_) => unreachable!("the model generates no symbol kills"),
                     };
                     let new = match c.kind {
                         ControlKind::Trip => {
@@ -347,6 +348,7 @@ impl Reference {
                         (KillScope::Account(a), None) => {
                             d.accounts.remove(&a.0);
                         }
+                        (KillScope::Symbol(_), _) => unreachable!("the model generates no symbol kills"),
                     }
                 }
                 H::DayRoll => {
