@@ -824,3 +824,33 @@ fn the_account_state_says_whether_it_may_trade_and_only_an_admin_unlocks() {
         404
     );
 }
+
+/// FX-8, the kill part (the FIX execution reports belong to the FIX edge): an account kill with two working
+/// orders cancels both, unsolicited, and the next new order is refused by PT-KILL.
+#[test]
+fn fx_8_kill_part_an_account_kill_cancels_both_working_orders_and_refuses_new_ones() {
+    let s = start(false);
+    let base = &s.gw.base;
+    set_price(base, "100");
+    let ids: Vec<u64> = ["50.00", "51.00"]
+        .iter()
+        .map(|px| {
+            order(base, None, "C", "buy", 1, Some(px)).1["order_id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"account","target":"C","reason":"FX-8"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    for id in &ids {
+        wait_status(base, *id, "canceled");
+    }
+    let (st, v) = order(base, None, "C", "buy", 1, Some("52.00"));
+    assert_eq!(st, 403);
+    assert_eq!(v["error"]["code"], "KILL_SWITCH_ACTIVE");
+    assert_eq!(v["error"]["rule"], "PT-KILL", "{v}");
+}

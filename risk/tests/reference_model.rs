@@ -348,7 +348,9 @@ impl Reference {
                         (KillScope::Account(a), None) => {
                             d.accounts.remove(&a.0);
                         }
-                        (KillScope::Symbol(_), _) => unreachable!("the model generates no symbol kills"),
+                        (KillScope::Symbol(_), _) => {
+                            unreachable!("the model generates no symbol kills")
+                        }
                     }
                 }
                 H::DayRoll => {
