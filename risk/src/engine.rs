@@ -279,6 +279,10 @@ pub struct Engine {
     /// The price each order's working value is counted at (limit, or the reference when it was accepted), so
     /// adding and removing it from an account's working value use the same number.
     pub(crate) valuation_px: Vec<Px>,
+    /// Every working order, in no particular order, and each order's position in it (`u32::MAX`: not
+    /// working): a kill switch visits the working orders only, never every book.
+    pub(crate) working_all: Vec<OrderId>,
+    pub(crate) working_pos: Vec<u32>,
     pub(crate) cl_ord_index: HashMap<(AccountId, ClOrdId), OrderId>,
     pub(crate) books: HashMap<(AccountId, SymbolId), Book>,
     pub(crate) accounts: Vec<AccountState>,
@@ -397,6 +401,17 @@ impl Engine {
             orders: prefaulted(config.orders_reserved),
             valuation_px: {
                 let mut v = vec![Px::ZERO; config.orders_reserved];
+                v.clear();
+                v
+            },
+            working_all: {
+                let mut v =
+                    vec![OrderId(0); config.open_orders_max.min(config.orders_reserved.max(1024))];
+                v.clear();
+                v
+            },
+            working_pos: {
+                let mut v = vec![u32::MAX; config.orders_reserved];
                 v.clear();
                 v
             },
@@ -612,6 +627,7 @@ impl Engine {
             .or_else(|| self.ref_px(o.symbol))
             .unwrap_or(Px::ZERO);
         self.valuation_px.push(valuation);
+        self.working_pos.push(u32::MAX);
         self.orders.push(o.to_order(id, ts_ns, verdict));
         id
     }
@@ -651,6 +667,8 @@ impl Engine {
         if order.ingress != Ingress::Risk {
             book.wash.add(&order);
         }
+        self.working_pos[(id.0 - 1) as usize] = self.working_all.len() as u32;
+        self.working_all.push(id);
         out.push(Output::Submit(order));
     }
 
@@ -684,6 +702,15 @@ impl Engine {
                 book.working.remove(id);
                 if order.ingress != Ingress::Risk {
                     book.wash.remove(&order);
+                }
+            }
+        }
+        if finished {
+            let pos = std::mem::replace(&mut self.working_pos[(id.0 - 1) as usize], u32::MAX);
+            if pos != u32::MAX {
+                self.working_all.swap_remove(pos as usize);
+                if let Some(moved) = self.working_all.get(pos as usize) {
+                    self.working_pos[(moved.0 - 1) as usize] = pos;
                 }
             }
         }
@@ -940,13 +967,13 @@ impl Engine {
         ts_ns: i64,
         out: &mut Vec<Output>,
     ) {
-        // Every working order is on its book's working list, so only those are visited (not every order
-        // ever seen); sorting by id keeps the cancels in a deterministic order.
+        // Only working orders are visited (not every book, not every order ever seen); sorting by id keeps
+        // the cancels in a deterministic order.
         let orders = &self.orders;
         let mut ids: Vec<OrderId> = self
-            .books
-            .values()
-            .flat_map(|b| b.working.iter().copied())
+            .working_all
+            .iter()
+            .copied()
             .filter(|id| {
                 let o = &orders[(id.0 - 1) as usize];
                 o.status != OrderStatus::PendingCancel && o.ingress != Ingress::Risk && f(o)

@@ -2,8 +2,10 @@
 //! handed to the venue ring, through the real sequencer (audit and control records journaled, the engine
 //! cancelling every working order in scope, the batch made durable under the chosen policy before anything
 //! leaves). Floor in the same run: the same rings and a thread that answers the request by pushing 1,000
-//! cancel commands, with no journal and no engine. Each round submits 1,000 fresh working orders across 10
-//! accounts and 100 symbols, trips a global `cancel_all`, then resets.
+//! cancel commands, with no journal and no engine. Before the rounds, 100,000 (account, symbol) books of 1,000
+//! accounts trade once and see their order canceled, so the engine holds many books with nothing working (a
+//! kill must not pay for them). Each round submits 1,000 fresh working orders across 10 accounts and 100
+//! symbols, trips a global `cancel_all`, then resets.
 //! Usage: `cargo run --release -p bulwark-bench --bin kill_switch [rounds]`.
 #![forbid(unsafe_code)]
 
@@ -19,8 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WORKING: usize = 1_000;
-const ACCOUNTS: u32 = 10;
+const ACCOUNTS: u32 = 1_000;
 const SYMBOLS: u32 = 100;
+/// Books (account, symbol) that have traded but hold no working order when the switch trips.
+const IDLE_BOOKS: usize = 100_000;
 const RING: usize = 65_536;
 
 fn trip(kind: ControlKind) -> Inbound {
@@ -46,8 +50,8 @@ fn orders(round: usize) -> Vec<Inbound> {
         .map(|i| Inbound::Request {
             ts_ns: 0,
             event: Event::NewOrder(NewOrder {
-                account: AccountId(i as u32 % ACCOUNTS),
-                symbol: SymbolId((i as u32 / ACCOUNTS) % SYMBOLS),
+                account: AccountId(i as u32 % 10),
+                symbol: SymbolId((i as u32 / 10) % SYMBOLS),
                 side: Side::Buy,
                 ord_type: OrdType::Limit,
                 tif: Tif::Gtc,
@@ -82,7 +86,7 @@ fn gateway(dir: &std::path::Path, durability: Durability, rounds: usize) -> Rig 
             })
             .collect(),
     );
-    let total = WORKING * (rounds + 2);
+    let total = WORKING * (rounds + 2) + IDLE_BOOKS;
     let limits = EngineLimits {
         accounts: ACCOUNTS as usize,
         symbols: SYMBOLS as usize,
@@ -169,7 +173,44 @@ fn floor() -> Rig {
     }
 }
 
+/// Trades once in `IDLE_BOOKS` (account, symbol) books and has every such order canceled, so the engine holds
+/// many books with no working order: a kill must not pay for them.
+fn idle_books(rig: &Rig) {
+    let Some(reports) = &rig.reports else {
+        return;
+    };
+    for i in 0..IDLE_BOOKS {
+        let o = NewOrder {
+            account: AccountId((i / SYMBOLS as usize) as u32 % ACCOUNTS),
+            symbol: SymbolId(i as u32 % SYMBOLS),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: Tif::Gtc,
+            qty: Qty::from_units(1),
+            limit_px: Some(Px::from_units(10)),
+            cl_ord_id: ClOrdId::try_new(&format!("idle-{i}")).expect("valid id"),
+            ingress: Ingress::Binary,
+            ext_hours: false,
+        };
+        rig.tx
+            .send(Inbound::Request {
+                ts_ns: 0,
+                event: Event::NewOrder(o),
+                reply: None,
+            })
+            .expect("alive");
+        if let VenueCommand::Submit(order) = rig.rx.recv().expect("alive") {
+            let report = VenueReport::Canceled {
+                order: order.id,
+                cause: CancelCause::Venue,
+            };
+            reports.send((0, report)).expect("alive");
+        }
+    }
+}
+
 fn measure(rig: &Rig, rounds: usize) -> hdrhistogram::Histogram<u64> {
+    idle_books(rig);
     let mut h = histogram();
     for round in 0..rounds {
         for o in orders(round) {
@@ -213,7 +254,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
     println!("# kill_switch: {}", machine());
-    println!("{rounds} rounds; {WORKING} working orders across {ACCOUNTS} accounts x {SYMBOLS} symbols; global cancel_all");
+    println!("{rounds} rounds; {WORKING} working orders across 10 accounts x {SYMBOLS} symbols, beside {IDLE_BOOKS} idle books of {ACCOUNTS} accounts; global cancel_all");
     println!();
     println!("{HEADER}");
     let f = floor();
