@@ -122,6 +122,9 @@ pub enum Lock {
     Permanent,
 }
 
+/// Tripped kill switches: global, per group index, per account.
+pub type KillTable = (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>);
+
 /// A tripped kill switch: the highest role level that tripped it (a reset needs at least that) and its mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kill {
@@ -471,18 +474,12 @@ impl Engine {
         self.accounts.get(account.0 as usize).and_then(|a| a.lock)
     }
     /// Every tripped kill switch: global, per group index, per account.
-    pub fn kill_state(&self) -> (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>) {
+    pub fn kill_state(&self) -> KillTable {
         self.kill_state_with_symbols().0
     }
 
     /// [`Engine::kill_state`] and the tripped symbols.
-    #[allow(clippy::type_complexity)]
-    pub fn kill_state_with_symbols(
-        &self,
-    ) -> (
-        (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>),
-        Vec<(SymbolId, Kill)>,
-    ) {
+    pub fn kill_state_with_symbols(&self) -> (KillTable, Vec<(SymbolId, Kill)>) {
         let symbols = self
             .symbol_kill
             .iter()
@@ -492,7 +489,7 @@ impl Engine {
         (self.kill_state_accounts(), symbols)
     }
 
-    fn kill_state_accounts(&self) -> (Option<Kill>, Vec<(u32, Kill)>, Vec<(AccountId, Kill)>) {
+    fn kill_state_accounts(&self) -> KillTable {
         let groups = self
             .group_kill
             .iter()

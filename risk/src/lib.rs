@@ -13,5 +13,5 @@ pub mod pdt;
 pub mod prop;
 pub mod symbol_rules;
 
-pub use engine::{Engine, EngineLimits, Headroom, Kill, Lock, Output};
+pub use engine::{Engine, EngineLimits, Headroom, Kill, KillTable, Lock, Output};
 pub use limits::{AccountRisk, AssetClass, EngineConfig, Limits, PdtSettings, SymbolRisk};

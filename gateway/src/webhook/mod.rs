@@ -287,6 +287,7 @@ fn resolve_symbol(
     catalog.symbol(bare).map(|_| bare.to_string())
 }
 
+#[allow(clippy::result_large_err)] // the error is the HTTP answer itself, built once per refused request
 fn decimal_px(d: Decimal, decimals: u32, field: &str, symbol: &str) -> Result<Px, Response> {
     let px = Px::try_from_decimal(d)
         .map_err(|e| refuse("INCORRECT_PRICE", format!("{field} {d} is not usable: {e}")))?;
