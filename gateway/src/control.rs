@@ -82,7 +82,7 @@ fn scope_of(s: &AppState, b: &KillBody) -> Result<(KillScope, Option<AccountId>)
         )),
         (other, _) => Err(bad(
             "INVALID_FIELD",
-            format!("scope `{other}` is not one of: global, group, account, symbol"),
+            format!("scope `{other}` is not one of: global, group, account, symbol, strategy"),
         )),
     }
 }
@@ -192,8 +192,34 @@ async fn act(
 ) -> Result<Response, ApiError> {
     let bytes = crate::http::read_body(&s, &headers, body).await?;
     let b: KillBody = crate::http::parse_json(&bytes)?;
-    let (scope, account) = scope_of(&s, &b)?;
-    // Traders may stop their own accounts; wider trips and every reset need a risk officer.
+    // A strategy is the set of its accounts: its kill is an account kill on each of them.
+    let strategy = if b.scope == "strategy" {
+        let name = b
+            .target
+            .as_deref()
+            .ok_or_else(|| bad("MISSING_FIELD", "scope strategy needs a target"))?;
+        Some(s.deadman.accounts_of(name).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_STRATEGY",
+                format!("strategy `{name}` is not configured"),
+            )
+        })?)
+    } else {
+        None
+    };
+    let (scopes, accounts): (Vec<KillScope>, Vec<AccountId>) = match &strategy {
+        Some(accts) => (
+            accts.iter().map(|a| KillScope::Account(*a)).collect(),
+            accts.clone(),
+        ),
+        None => {
+            let (scope, account) = scope_of(&s, &b)?;
+            (vec![scope], account.into_iter().collect())
+        }
+    };
+    let scope = scopes[0];
+    // Traders may stop their own accounts (and strategies); wider trips and every reset need a risk officer.
     let needed = match (reset, scope) {
         (false, KillScope::Account(_)) => LEVEL_TRADER,
         _ => LEVEL_RISK_OFFICER,
@@ -203,16 +229,19 @@ async fn act(
     } else {
         "tripping the kill switch"
     };
-    let principal = s
+    let mut principal = s
         .auth
-        .require(&headers, needed, account, what)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "a token is needed",
-            )
-        })?;
+        .require(&headers, needed, accounts.first().copied(), what)?;
+    for a in accounts.iter().skip(1) {
+        principal = s.auth.require(&headers, needed, Some(*a), what)?;
+    }
+    let principal = principal.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a token is needed",
+        )
+    })?;
     let mode = if reset {
         if b.mode.is_some() {
             return Err(bad("INVALID_FIELD", "a reset takes no mode"));
@@ -228,16 +257,25 @@ async fn act(
         reason: reason.clone(),
     };
     let kind = mode.map_or(ControlKind::Reset, ControlKind::trip);
-    let decision = control(
-        &s,
-        audit,
-        Control {
-            kind,
-            scope,
-            level: principal.level,
-        },
-    )
-    .await?;
+    let mut decision = Decision {
+        order: OrderId(0),
+        verdict: Verdict::Accept,
+    };
+    for scope in &scopes {
+        let d = control(
+            &s,
+            audit.clone(),
+            Control {
+                kind,
+                scope: *scope,
+                level: principal.level,
+            },
+        )
+        .await?;
+        if matches!(d.verdict, Verdict::Reject(_)) {
+            decision = d;
+        }
+    }
     if let Verdict::Reject(r) = decision.verdict {
         let status = if r.reason == RejectReason::ResetDenied {
             StatusCode::FORBIDDEN
@@ -266,7 +304,14 @@ async fn act(
         if reset { "reset" } else { "tripped" }
     );
     let state = kill_state(&s).await?;
-    let mut v = scope_json(&s, scope);
+    let mut v = match (&strategy, b.target.as_deref()) {
+        (Some(accts), Some(name)) => json!({
+            "scope": "strategy",
+            "target": name,
+            "accounts": accts.iter().map(|a| s.catalog.account_name(*a)).collect::<Vec<_>>(),
+        }),
+        _ => scope_json(&s, scope),
+    };
     v["action"] = json!(if reset { "reset" } else { "trip" });
     v["mode"] = json!(mode.map(KillMode::as_str));
     v["actor"] = json!(&*principal.name);

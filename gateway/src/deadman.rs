@@ -62,6 +62,14 @@ impl DeadMan {
         self.strategies.is_empty()
     }
 
+    /// The accounts of strategy `name`, if it is configured.
+    pub fn accounts_of(&self, name: &str) -> Option<Vec<AccountId>> {
+        self.strategies
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.accounts.clone())
+    }
+
     /// The switches that lapsed at `now_ns`, each disarmed as it is returned.
     fn lapsed(&self, now_ns: i64) -> Vec<&Strategy> {
         self.strategies

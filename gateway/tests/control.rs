@@ -854,3 +854,41 @@ fn fx_8_kill_part_an_account_kill_cancels_both_working_orders_and_refuses_new_on
     assert_eq!(v["error"]["code"], "KILL_SWITCH_ACTIVE");
     assert_eq!(v["error"]["rule"], "PT-KILL", "{v}");
 }
+
+#[test]
+fn a_strategy_kill_trips_each_of_its_accounts() {
+    let s = start(false);
+    let base = &s.gw.base;
+    set_price(base, "100");
+    // `strat` trades account A; its trader may stop it.
+    let (st, v) = kill(
+        base,
+        Some(TRADER_A),
+        r#"{"scope":"strategy","target":"strat","mode":"halt","reason":"runaway"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["scope"], "strategy");
+    assert_eq!(v["accounts"][0], "A");
+    assert_eq!(v["kill"]["accounts"][0]["account"], "A");
+    assert_eq!(order(base, None, "A", "buy", 1, Some("99.00")).0, 403);
+    assert_eq!(order(base, None, "B", "buy", 1, Some("99.00")).0, 201);
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"strategy","target":"nope","reason":"x"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_STRATEGY"))
+    );
+    assert_eq!(
+        reset(
+            base,
+            Some(RISK),
+            r#"{"scope":"strategy","target":"strat","reason":"fixed"}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(order(base, None, "A", "buy", 1, Some("98.00")).0, 201);
+}
