@@ -167,7 +167,7 @@ impl Remap {
             Event::Control(c) => match &mut c.scope {
                 KillScope::Account(a) => *a = self.account(*a)?,
                 KillScope::Symbol(s) => *s = self.symbol(*s)?,
-                KillScope::Global | KillScope::Group(_) => {}
+                KillScope::Global | KillScope::Group(_) | KillScope::Venue(_) => {}
             },
             Event::Boot(_)
             | Event::Decision(_)

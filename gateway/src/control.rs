@@ -19,6 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// The venues, by index (every symbol routes to the paper venue in this build).
+pub const VENUES: [&str; 1] = ["paper"];
+
 /// Longest reason accepted, in bytes.
 pub const REASON_LEN_MAX: usize = 200;
 
@@ -76,13 +79,29 @@ fn scope_of(s: &AppState, b: &KillBody) -> Result<(KillScope, Option<AccountId>)
                     format!("symbol `{sym}` is not configured"),
                 )
             }),
-        ("group" | "account" | "symbol", None) => Err(bad(
+        ("venue", Some(name)) => VENUES
+            .iter()
+            .position(|v| *v == name)
+            .map(|i| (KillScope::Venue(i as u32), None))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "UNKNOWN_VENUE",
+                    format!(
+                        "venue `{name}` is not configured (venues: {})",
+                        VENUES.join(", ")
+                    ),
+                )
+            }),
+        ("group" | "account" | "symbol" | "venue", None) => Err(bad(
             "MISSING_FIELD",
             format!("scope {} needs a target", b.scope),
         )),
         (other, _) => Err(bad(
             "INVALID_FIELD",
-            format!("scope `{other}` is not one of: global, group, account, symbol, strategy"),
+            format!(
+                "scope `{other}` is not one of: global, group, account, symbol, strategy, venue"
+            ),
         )),
     }
 }
@@ -126,11 +145,12 @@ fn scope_json(s: &AppState, scope: KillScope) -> Value {
         KillScope::Symbol(sym) => {
             json!({"scope": "symbol", "target": s.catalog.symbol_name(sym)})
         }
+        KillScope::Venue(v) => json!({"scope": "venue", "target": VENUES.get(v as usize)}),
     }
 }
 
 /// The kill state as JSON.
-pub fn kill_json(s: &AppState, (global, groups, accounts, symbols): &KillState) -> Value {
+pub fn kill_json(s: &AppState, (global, groups, accounts, symbols, venues): &KillState) -> Value {
     let k = |k: &bulwark_risk::Kill| json!({"mode": k.mode.as_str(), "level": role_name(k.level)});
     json!({
         "global": global.as_ref().map(k),
@@ -147,6 +167,11 @@ pub fn kill_json(s: &AppState, (global, groups, accounts, symbols): &KillState) 
         "symbols": symbols.iter().map(|(sym, kill)| {
             let mut v = k(kill);
             v["symbol"] = json!(s.catalog.symbol_name(*sym));
+            v
+        }).collect::<Vec<_>>(),
+        "venues": venues.iter().map(|(i, kill)| {
+            let mut v = k(kill);
+            v["venue"] = json!(VENUES.get(*i as usize));
             v
         }).collect::<Vec<_>>(),
     })
@@ -432,7 +457,7 @@ pub async fn get_account_state(
             Some(account),
             "reading the account state",
         )?;
-        let (global, groups, accounts, _) = kill_state(&s).await?;
+        let (global, groups, accounts, _, _) = kill_state(&s).await?;
         let group = s.account_groups.get(account.0 as usize).copied().flatten();
         let mut applying: Vec<Value> = Vec::new();
         let mut kills: Vec<bulwark_risk::Kill> = Vec::new();

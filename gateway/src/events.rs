@@ -134,6 +134,13 @@ impl Feed {
                         KillScope::Symbol(sym) => {
                             ("symbol", Some(c.symbol_name(sym).to_string()), None)
                         }
+                        KillScope::Venue(v) => (
+                            "venue",
+                            crate::control::VENUES
+                                .get(v as usize)
+                                .map(|n| n.to_string()),
+                            None,
+                        ),
                     };
                     let mut data = json!({
                         "action": match ctl.kind {

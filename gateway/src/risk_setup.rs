@@ -285,6 +285,8 @@ pub fn engine_config(
             },
             multiplier: i64::from(s.multiplier),
             px_decimals: s.px_decimals,
+            // One venue in this build: every symbol routes to the paper venue.
+            venue: 0,
             restricted: s.restricted,
         })
         .collect();

@@ -133,6 +133,7 @@ pub type KillState = (
     Vec<(u32, bulwark_risk::Kill)>,
     Vec<(AccountId, bulwark_risk::Kill)>,
     Vec<(SymbolId, bulwark_risk::Kill)>,
+    Vec<(u32, bulwark_risk::Kill)>,
 );
 
 /// What edges put into the inbound ring.
@@ -622,7 +623,8 @@ impl Sequencer {
             }
             Query::Kill { reply } => {
                 let ((global, groups, accounts), symbols) = self.engine.kill_state_with_symbols();
-                let _ = reply.send((global, groups, accounts, symbols));
+                let venues = self.engine.venue_kills();
+                let _ = reply.send((global, groups, accounts, symbols, venues));
             }
             Query::Headroom {
                 account,

@@ -892,3 +892,37 @@ fn a_strategy_kill_trips_each_of_its_accounts() {
     );
     assert_eq!(order(base, None, "A", "buy", 1, Some("98.00")).0, 201);
 }
+
+#[test]
+fn a_venue_kill_names_the_paper_venue() {
+    let s = start(false);
+    let base = &s.gw.base;
+    set_price(base, "100");
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"venue","target":"paper","mode":"halt","reason":"venue outage"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["kill"]["venues"][0]["venue"], "paper");
+    assert_eq!(order(base, None, "C", "buy", 1, Some("99.00")).0, 403);
+    let (st, v) = kill(
+        base,
+        Some(RISK),
+        r#"{"scope":"venue","target":"nyse","reason":"x"}"#,
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_VENUE"))
+    );
+    assert_eq!(
+        reset(
+            base,
+            Some(RISK),
+            r#"{"scope":"venue","target":"paper","reason":"back"}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(order(base, None, "C", "buy", 1, Some("99.00")).0, 201);
+}

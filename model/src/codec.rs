@@ -193,6 +193,10 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
                     out.push(3);
                     put_u32(out, s.0);
                 }
+                KillScope::Venue(v) => {
+                    out.push(4);
+                    put_u32(out, v);
+                }
             }
             out.push(c.level);
         }
@@ -352,6 +356,7 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 (1, g) => KillScope::Group(g),
                 (2, a) => KillScope::Account(AccountId(a)),
                 (3, s) => KillScope::Symbol(SymbolId(s)),
+                (4, v) => KillScope::Venue(v),
                 _ => return Err(CodecError::Invalid("kill scope")),
             };
             Event::Control(Control {
@@ -591,14 +596,15 @@ mod tests {
                 symbol: SymbolId(s),
                 px: Px::from_raw(p)
             })),
-            (1u8..8, 0u8..4, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
+            (1u8..8, 0u8..5, any::<u32>(), 0u8..5).prop_map(|(k, tag, id, level)| {
                 Event::Control(Control {
                     kind: ControlKind::from_u8(k).expect("1..7 are control kinds"),
                     scope: match tag {
                         0 => KillScope::Global,
                         1 => KillScope::Group(id),
                         2 => KillScope::Account(AccountId(id)),
-                        _ => KillScope::Symbol(SymbolId(id)),
+                        3 => KillScope::Symbol(SymbolId(id)),
+                        _ => KillScope::Venue(id),
                     },
                     level,
                 })

@@ -282,6 +282,8 @@ pub enum KillScope {
     Account(AccountId),
     /// One instrument, for every account (orthogonal to the hierarchy).
     Symbol(SymbolId),
+    /// Every instrument routed to one venue (index in the gateway's venue list; 0 = the paper venue).
+    Venue(u32),
 }
 
 /// Role levels, lowest to highest. The engine itself trips at `LEVEL_SYSTEM` (throttle storms, breaches).

@@ -82,7 +82,14 @@ impl Engine {
             .group
             .and_then(|g| self.group_kill.get(g as usize).copied().flatten());
         let symbol_kill = self.symbol_kill.get(o.symbol.0 as usize).copied().flatten();
-        let kills = [self.global_kill, group_kill, acct.kill, symbol_kill];
+        let venue_kill = self.venue_kill.get(sym.venue as usize).copied().flatten();
+        let kills = [
+            self.global_kill,
+            group_kill,
+            acct.kill,
+            symbol_kill,
+            venue_kill,
+        ];
         if kills.iter().flatten().any(|k| k.mode.blocks_all()) {
             return Some(Reject::plain(RuleId::Kill, RejectReason::KillSwitchActive));
         }

@@ -295,6 +295,8 @@ pub struct Engine {
     pub(crate) global_kill: Option<Kill>,
     pub(crate) group_kill: Vec<Option<Kill>>,
     pub(crate) symbol_kill: Vec<Option<Kill>>,
+    /// Per venue index (one more than the highest venue any symbol routes to).
+    pub(crate) venue_kill: Vec<Option<Kill>>,
     pub(crate) days: Vec<u32>,
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
@@ -439,6 +441,15 @@ impl Engine {
             global_kill: None,
             group_kill: vec![None; config.groups],
             symbol_kill: vec![None; config.symbols.len()],
+            venue_kill: vec![
+                None;
+                config
+                    .symbols
+                    .iter()
+                    .map(|s| s.venue as usize + 1)
+                    .max()
+                    .unwrap_or(1)
+            ],
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
             prop_holders: vec![Vec::new(); limits.symbols],
@@ -476,6 +487,15 @@ impl Engine {
     /// Every tripped kill switch: global, per group index, per account.
     pub fn kill_state(&self) -> KillTable {
         self.kill_state_with_symbols().0
+    }
+
+    /// Tripped venue kill switches, by venue index.
+    pub fn venue_kills(&self) -> Vec<(u32, Kill)> {
+        self.venue_kill
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|k| (i as u32, k)))
+            .collect()
     }
 
     /// [`Engine::kill_state`] and the tripped symbols.
@@ -1054,6 +1074,7 @@ impl Engine {
             KillScope::Group(g) => (g as usize) < self.group_kill.len(),
             KillScope::Account(a) => (a.0 as usize) < self.accounts.len(),
             KillScope::Symbol(s) => (s.0 as usize) < self.symbol_kill.len(),
+            KillScope::Venue(v) => (v as usize) < self.venue_kill.len(),
         };
         if !exists {
             return Decision {
@@ -1066,12 +1087,14 @@ impl Engine {
             verdict: Verdict::Accept,
         };
         let groups: Vec<Option<u32>> = self.accounts.iter().map(|a| a.risk.group).collect();
+        let venues: Vec<u32> = self.config_symbols.iter().map(|s| s.venue).collect();
         let scope = c.scope;
         let in_scope = move |account: AccountId, symbol: SymbolId| match scope {
             KillScope::Global => true,
             KillScope::Group(g) => groups[account.0 as usize] == Some(g),
             KillScope::Account(a) => account == a,
             KillScope::Symbol(s) => symbol == s,
+            KillScope::Venue(v) => venues.get(symbol.0 as usize) == Some(&v),
         };
         if c.kind == ControlKind::CancelWorking {
             self.cancel_all(|o| in_scope(o.account, o.symbol), ts_ns, out);
@@ -1107,6 +1130,7 @@ impl Engine {
             KillScope::Group(g) => &mut self.group_kill[g as usize],
             KillScope::Account(a) => &mut self.accounts[a.0 as usize].kill,
             KillScope::Symbol(s) => &mut self.symbol_kill[s.0 as usize],
+            KillScope::Venue(v) => &mut self.venue_kill[v as usize],
         };
         let Some(mode) = c.kind.mode() else {
             // Reset: only at a level at least as high as the one that tripped it; canceled orders stay canceled.
@@ -1132,14 +1156,21 @@ impl Engine {
             self.cancel_all(|o| in_scope(o.account, o.symbol), ts_ns, out);
         }
         if mode == KillMode::Flatten {
-            let only = match scope {
-                KillScope::Symbol(s) => Some(s),
-                _ => None,
+            let symbols: Vec<Option<SymbolId>> = match scope {
+                KillScope::Symbol(s) => vec![Some(s)],
+                KillScope::Venue(v) => (0..self.config_symbols.len())
+                    .filter(|i| self.config_symbols[*i].venue == v)
+                    .map(|i| Some(SymbolId(i as u32)))
+                    .collect(),
+                _ => vec![None],
             };
+            let every_account = matches!(scope, KillScope::Symbol(_) | KillScope::Venue(_));
             for i in 0..self.accounts.len() {
                 let account = AccountId(i as u32);
-                if only.is_some() || in_scope(account, SymbolId(0)) {
-                    self.flatten_with(account, only, FlattenStyle::CollarLimit, ts_ns, out);
+                if every_account || in_scope(account, SymbolId(0)) {
+                    for only in &symbols {
+                        self.flatten_with(account, *only, FlattenStyle::CollarLimit, ts_ns, out);
+                    }
                 }
             }
         }

@@ -105,6 +105,8 @@ pub struct SymbolRisk {
     pub restricted: bool,
     /// Decimals of the price tick (engine-made limit prices are rounded to it).
     pub px_decimals: u32,
+    /// The venue the symbol routes to (index; 0 = the paper venue).
+    pub venue: u32,
 }
 
 impl SymbolRisk {
@@ -122,6 +124,7 @@ impl Default for SymbolRisk {
             multiplier: 1,
             restricted: false,
             px_decimals: 2,
+            venue: 0,
         }
     }
 }

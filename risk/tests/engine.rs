@@ -553,3 +553,38 @@ action = "hard"
     );
     assert_eq!(e.account_lock(AccountId(0)), None);
 }
+
+#[test]
+fn a_venue_kill_stops_every_symbol_routed_to_it() {
+    let mut symbols = vec![SymbolRisk::default(); 2];
+    symbols[1].venue = 1;
+    let mut e = Engine::with_config(EngineConfig {
+        accounts: vec![account(Limits::default())],
+        symbols,
+        calendars: vec![],
+        groups: 0,
+        open_orders_max: 100,
+        orders_reserved: 16,
+    });
+    price(&mut e, 0, "100", 1);
+    price(&mut e, 1, "100", 1);
+    let w = decide(&mut e, &order(Side::Buy, 1, Some("90")).event(), 2);
+    let out = apply(
+        &mut e,
+        &trip(KillMode::CancelAll, KillScope::Venue(0), LEVEL_RISK_OFFICER),
+        3,
+    );
+    assert_eq!(out, vec![Output::Cancel { order: w.order }]);
+    assert_eq!(
+        reason(&decide(&mut e, &order(Side::Buy, 2, Some("90")).event(), 4)),
+        Some(RejectReason::KillSwitchActive)
+    );
+    let mut other = order(Side::Buy, 3, Some("90"));
+    other.symbol = 1;
+    assert_eq!(
+        decide(&mut e, &other.event(), 5).verdict,
+        Verdict::Accept,
+        "venue 1 trades on"
+    );
+    assert_eq!(e.venue_kills().len(), 1);
+}

@@ -318,7 +318,9 @@ impl Reference {
                         KillScope::Global => d.global,
                         KillScope::Group(g) => d.groups.get(&g).copied(),
                         KillScope::Account(a) => d.accounts.get(&a.0).copied(),
-                        KillScope::Symbol(_) => unreachable!("the model generates no symbol kills"),
+                        KillScope::Symbol(_) | KillScope::Venue(_) => {
+                            unreachable!("the model generates no symbol or venue kills")
+                        }
                     };
                     let new = match c.kind {
                         ControlKind::Trip => {
@@ -348,8 +350,8 @@ impl Reference {
                         (KillScope::Account(a), None) => {
                             d.accounts.remove(&a.0);
                         }
-                        (KillScope::Symbol(_), _) => {
-                            unreachable!("the model generates no symbol kills")
+                        (KillScope::Symbol(_) | KillScope::Venue(_), _) => {
+                            unreachable!("the model generates no symbol or venue kills")
                         }
                     }
                 }
