@@ -163,6 +163,10 @@ impl Remap {
                 o.symbol = self.symbol(o.symbol)?;
             }
             Event::CancelOrder(c) => c.account = self.account(c.account)?,
+            Event::EngineOrder(e) => {
+                e.new.account = self.account(e.new.account)?;
+                e.new.symbol = self.symbol(e.new.symbol)?;
+            }
             Event::Price(p) => p.symbol = self.symbol(p.symbol)?,
             Event::Control(c) => match &mut c.scope {
                 KillScope::Account(a) => *a = self.account(*a)?,

@@ -91,6 +91,25 @@ impl Feed {
                 self.request = Some(event);
                 None
             }
+            Event::EngineOrder(e) => {
+                let o = e.new;
+                self.orders.insert(e.order, (o.account, o.symbol));
+                item(
+                    "order",
+                    Some(o.account),
+                    json!({
+                        "order_id": e.order.0,
+                        "client_order_id": o.cl_ord_id.as_str(),
+                        "symbol": c.symbol_name(o.symbol),
+                        "side": o.side,
+                        "qty": o.qty,
+                        "order_type": o.ord_type,
+                        "limit_price": o.limit_px,
+                        "tif": o.tif,
+                        "ingress": o.ingress,
+                    }),
+                )
+            }
             Event::Decision(d) => match self.request.take()? {
                 Event::NewOrder(o) => {
                     self.orders.insert(d.order, (o.account, o.symbol));

@@ -395,11 +395,36 @@ impl Sequencer {
     fn process(&mut self, ts_ns: i64, event: &Event) -> Result<Option<Decision>, JournalError> {
         let seq = self.journal.append(ts_ns, event)?;
         self.record(seq, ts_ns, event);
+        let first_output = self.outputs.len();
         let decision = self.engine.apply(event, ts_ns, &mut self.outputs);
         if let Some(d) = decision {
             let ev = Event::Decision(d);
             let seq = self.journal.append(ts_ns, &ev)?;
             self.record(seq, ts_ns, &ev);
+        }
+        // Orders the engine made itself (flattening) are journaled for readers; replay recreates them.
+        for i in first_output..self.outputs.len() {
+            if let Output::Submit(o) = self.outputs[i] {
+                if o.ingress == Ingress::Risk {
+                    let ev = Event::EngineOrder(EngineOrder {
+                        order: o.id,
+                        new: NewOrder {
+                            account: o.account,
+                            symbol: o.symbol,
+                            side: o.side,
+                            ord_type: o.ord_type,
+                            tif: o.tif,
+                            qty: o.qty,
+                            limit_px: o.limit_px,
+                            cl_ord_id: o.cl_ord_id,
+                            ingress: o.ingress,
+                            ext_hours: true,
+                        },
+                    });
+                    let seq = self.journal.append(ts_ns, &ev)?;
+                    self.record(seq, ts_ns, &ev);
+                }
+            }
         }
         Ok(decision)
     }

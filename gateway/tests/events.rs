@@ -173,3 +173,56 @@ fn a_resumed_stream_has_no_gap_and_no_duplicate_also_across_a_restart() {
         (404, Some("UNKNOWN_ACCOUNT"))
     );
 }
+
+#[test]
+fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    std::fs::write(&cfg, config(&dir.path().join("data"))).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    let (st, _) = post(
+        &agent(),
+        &format!("{base}/api/v1/prices"),
+        r#"{"symbol":"AAPL","price":"100"}"#,
+    );
+    assert_eq!(st, 200);
+    let (st, v) = post(
+        &agent(),
+        &format!("{base}/api/v1/orders"),
+        r#"{"account":"A","symbol":"AAPL","side":"buy","qty":10}"#,
+    );
+    assert_eq!(st, 201, "{v}");
+    let a: ureq::Agent = agent();
+    let mut resp = a
+        .post(format!("{base}/api/v1/kill"))
+        .header("Authorization", "Bearer risk-token-0123456789")
+        .content_type("application/json")
+        .send(r#"{"scope":"account","target":"A","mode":"flatten","reason":"flatten test"}"#)
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.body_mut().read_to_string().unwrap()
+    );
+    // order A (buy 10), fill, control, order (the engine's sell 10), its fill.
+    let events = read_events(&base, "?account=A", None, 5);
+    let kinds: Vec<&str> = events.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["order", "fill", "control", "order", "fill"],
+        "{events:?}"
+    );
+    let flat = &events[3].2;
+    assert_eq!(flat["ingress"], "risk");
+    assert_eq!(flat["side"], "sell");
+    assert_eq!(events[4].2["order_id"], flat["order_id"]);
+    assert_eq!(events[4].2["account"], "A");
+    let (ok, lines) = journal_tool("dump", &dir.path().join("data").join("journal"));
+    assert!(ok);
+    assert_eq!(
+        lines.iter().filter(|l| l["kind"] == "engine_order").count(),
+        1
+    );
+}

@@ -95,23 +95,10 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
                 put_str(out, s);
             }
         }
-        Event::NewOrder(o) => {
-            put_u32(out, o.account.0);
-            put_u32(out, o.symbol.0);
-            out.extend_from_slice(&[o.side as u8, o.ord_type as u8, o.tif as u8, o.ingress as u8]);
-            put_i64(out, o.qty.raw());
-            match o.limit_px {
-                Some(px) => {
-                    out.push(1);
-                    put_i64(out, px.raw());
-                }
-                None => {
-                    out.push(0);
-                    put_i64(out, 0);
-                }
-            }
-            out.push(u8::from(o.ext_hours));
-            put_cl_ord_id(out, &o.cl_ord_id);
+        Event::NewOrder(o) => put_new_order(out, o),
+        Event::EngineOrder(e) => {
+            put_u64(out, e.order.0);
+            put_new_order(out, &e.new);
         }
         Event::CancelOrder(c) => {
             put_u32(out, c.account.0);
@@ -246,40 +233,11 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
                 symbols,
             })
         }
-        EventKind::NewOrder => {
-            let account = AccountId(r.u32()?);
-            let symbol = SymbolId(r.u32()?);
-            let side = Side::from_u8(r.u8()?).ok_or(CodecError::Invalid("side"))?;
-            let ord_type = OrdType::from_u8(r.u8()?).ok_or(CodecError::Invalid("ord_type"))?;
-            let tif = Tif::from_u8(r.u8()?).ok_or(CodecError::Invalid("tif"))?;
-            let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
-            let qty = Qty::from_raw(r.i64()?);
-            let has_px = r.u8()?;
-            let px = r.i64()?;
-            let limit_px = match (has_px, px) {
-                (0, 0) => None,
-                (1, px) => Some(Px::from_raw(px)),
-                _ => return Err(CodecError::Invalid("limit_px")),
-            };
-            let ext_hours = match r.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(CodecError::Invalid("ext_hours")),
-            };
-            let cl_ord_id = r.cl_ord_id()?;
-            Event::NewOrder(NewOrder {
-                account,
-                symbol,
-                side,
-                ord_type,
-                tif,
-                qty,
-                limit_px,
-                cl_ord_id,
-                ingress,
-                ext_hours,
-            })
-        }
+        EventKind::NewOrder => Event::NewOrder(read_new_order(&mut r)?),
+        EventKind::EngineOrder => Event::EngineOrder(EngineOrder {
+            order: OrderId(r.u64()?),
+            new: read_new_order(&mut r)?,
+        }),
         EventKind::CancelOrder => {
             let account = AccountId(r.u32()?);
             let target = match r.u8()? {
@@ -406,6 +364,60 @@ fn put_u64<S: Sink>(out: &mut S, v: u64) {
 fn put_i64<S: Sink>(out: &mut S, v: i64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
+fn put_new_order<S: Sink>(out: &mut S, o: &NewOrder) {
+    put_u32(out, o.account.0);
+    put_u32(out, o.symbol.0);
+    out.extend_from_slice(&[o.side as u8, o.ord_type as u8, o.tif as u8, o.ingress as u8]);
+    put_i64(out, o.qty.raw());
+    match o.limit_px {
+        Some(px) => {
+            out.push(1);
+            put_i64(out, px.raw());
+        }
+        None => {
+            out.push(0);
+            put_i64(out, 0);
+        }
+    }
+    out.push(u8::from(o.ext_hours));
+    put_cl_ord_id(out, &o.cl_ord_id);
+}
+
+fn read_new_order(r: &mut Reader<'_>) -> Result<NewOrder, CodecError> {
+    let account = AccountId(r.u32()?);
+    let symbol = SymbolId(r.u32()?);
+    let side = Side::from_u8(r.u8()?).ok_or(CodecError::Invalid("side"))?;
+    let ord_type = OrdType::from_u8(r.u8()?).ok_or(CodecError::Invalid("ord_type"))?;
+    let tif = Tif::from_u8(r.u8()?).ok_or(CodecError::Invalid("tif"))?;
+    let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
+    let qty = Qty::from_raw(r.i64()?);
+    let has_px = r.u8()?;
+    let px = r.i64()?;
+    let limit_px = match (has_px, px) {
+        (0, 0) => None,
+        (1, px) => Some(Px::from_raw(px)),
+        _ => return Err(CodecError::Invalid("limit_px")),
+    };
+    let ext_hours = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(CodecError::Invalid("ext_hours")),
+    };
+    let cl_ord_id = r.cl_ord_id()?;
+    Ok(NewOrder {
+        account,
+        symbol,
+        side,
+        ord_type,
+        tif,
+        qty,
+        limit_px,
+        cl_ord_id,
+        ingress,
+        ext_hours,
+    })
+}
+
 fn put_str<S: Sink>(out: &mut S, s: &str) {
     assert!(
         s.len() <= PAYLOAD_STR_LEN_MAX,
@@ -586,8 +598,17 @@ mod tests {
                     symbols,
                 })
             });
+        let new_order = new_order.boxed();
+        let engine_order = (any::<u64>(), new_order.clone()).prop_map(|(id, ev)| match ev {
+            Event::NewOrder(new) => Event::EngineOrder(EngineOrder {
+                order: OrderId(id),
+                new,
+            }),
+            other => other,
+        });
         prop_oneof![
             new_order,
+            engine_order,
             cancel,
             decision,
             venue,
@@ -651,7 +672,7 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic(kind in 0u16..12, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+        fn arbitrary_bytes_never_panic(kind in 0u16..13, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
             let _ = decode(kind, version, &bytes);
         }
 

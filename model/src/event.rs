@@ -262,6 +262,15 @@ impl KillMode {
     }
 }
 
+/// An order the engine created itself while applying the record before it (prop-breach or kill-switch
+/// flattening). Informational: replay recreates the order and ignores this record; readers of the journal
+/// (the event stream, `journal dump`) learn from it which account and symbol the order id belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct EngineOrder {
+    pub order: OrderId,
+    pub new: NewOrder,
+}
+
 /// Who did a control action and why: journaled just before the control record it explains.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Audit {
@@ -375,6 +384,7 @@ pub enum Event {
     Timer(Timer),
     Signal(SignalRecord),
     Audit(Audit),
+    EngineOrder(EngineOrder),
 }
 
 impl Event {
@@ -397,6 +407,7 @@ impl Event {
             Event::Timer(_) => EventKind::Timer,
             Event::Signal(_) => EventKind::Signal,
             Event::Audit(_) => EventKind::Audit,
+            Event::EngineOrder(_) => EventKind::EngineOrder,
         }
     }
 }
@@ -416,10 +427,11 @@ pub enum EventKind {
     Timer = 8,
     Signal = 9,
     Audit = 10,
+    EngineOrder = 11,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::Boot,
         Self::NewOrder,
         Self::CancelOrder,
@@ -430,6 +442,7 @@ impl EventKind {
         Self::Timer,
         Self::Signal,
         Self::Audit,
+        Self::EngineOrder,
     ];
     pub fn from_u16(v: u16) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| *k as u16 == v)
@@ -446,6 +459,7 @@ impl EventKind {
             Self::Timer => "timer",
             Self::Signal => "signal",
             Self::Audit => "audit",
+            Self::EngineOrder => "engine_order",
         }
     }
 }

@@ -624,7 +624,11 @@ impl Engine {
                 self.roll_day(*day, *boundary, ts_ns, out);
                 None
             }
-            Event::Boot(_) | Event::Decision(_) | Event::Signal(_) | Event::Audit(_) => None,
+            Event::Boot(_)
+            | Event::Decision(_)
+            | Event::Signal(_)
+            | Event::Audit(_)
+            | Event::EngineOrder(_) => None,
         }
     }
 
