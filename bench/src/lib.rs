@@ -54,3 +54,91 @@ pub fn spin_until(deadline: std::time::Instant) {
         std::hint::spin_loop();
     }
 }
+
+/// The real sequencer on its own thread with a fresh journal in `dir`, `accounts` accounts `A0..` and `symbols`
+/// symbols `S0..` (always open), for the in-process benches. Feed [`SequencerRig::tx`], read
+/// [`SequencerRig::rx`] (the venue ring), report venue events on [`SequencerRig::reports`].
+pub struct SequencerRig {
+    pub tx: crossbeam_channel::Sender<bulwark_gateway::sequencer::Inbound>,
+    pub rx: crossbeam_channel::Receiver<bulwark_adapters::VenueCommand>,
+    pub reports: crossbeam_channel::Sender<bulwark_adapters::StampedReport>,
+    handle: std::thread::JoinHandle<bulwark_risk::Engine>,
+}
+
+impl std::fmt::Debug for SequencerRig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SequencerRig").finish_non_exhaustive()
+    }
+}
+
+impl SequencerRig {
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        dir: &std::path::Path,
+        accounts: u32,
+        symbols: u32,
+        orders: usize,
+        durability: bulwark_gateway::journal::Durability,
+        ring: usize,
+        idle_spin: std::time::Duration,
+    ) -> SequencerRig {
+        use bulwark_gateway::catalog::{Catalog, SymbolSpec};
+        use bulwark_gateway::sequencer::{self, Sequencer, SequencerOptions, SharedStatus};
+        let catalog = Catalog::new(
+            (0..accounts).map(|i| format!("A{i}")).collect(),
+            (0..symbols)
+                .map(|i| SymbolSpec {
+                    name: format!("S{i}"),
+                    qty_decimals: 0,
+                    px_decimals: 2,
+                    calendar: "ALWAYS".into(),
+                })
+                .collect(),
+        );
+        let limits = bulwark_risk::EngineLimits {
+            accounts: accounts as usize,
+            symbols: symbols as usize,
+            open_orders_max: orders * 2,
+            orders_reserved: orders,
+        };
+        let opts = bulwark_gateway::journal::JournalOptions {
+            dir: dir.to_path_buf(),
+            segment_bytes: 1 << 30,
+            durability,
+        };
+        let (journal, engine, _) =
+            sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits))
+                .expect("journal opens");
+        let (tx, in_rx) = crossbeam_channel::bounded(ring);
+        let (v_tx, rx) = crossbeam_channel::bounded(ring);
+        let (reports, r_rx) = crossbeam_channel::bounded(ring);
+        let mut seq = Sequencer::new(
+            journal,
+            engine,
+            in_rx,
+            r_rx,
+            v_tx,
+            SequencerOptions {
+                idle_spin,
+                venue_ring_capacity: ring,
+            },
+            std::sync::Arc::new(SharedStatus::default()),
+            Default::default(),
+        );
+        seq.boot(&catalog, 0).expect("boot record");
+        let handle = std::thread::spawn(move || seq.run());
+        SequencerRig {
+            tx,
+            rx,
+            reports,
+            handle,
+        }
+    }
+
+    /// Stops the sequencer and returns its engine.
+    pub fn stop(self) -> bulwark_risk::Engine {
+        let _ = self.tx.send(bulwark_gateway::sequencer::Inbound::Shutdown);
+        drop(self.reports);
+        self.handle.join().expect("sequencer thread")
+    }
+}

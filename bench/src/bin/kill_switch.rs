@@ -10,14 +10,11 @@
 #![forbid(unsafe_code)]
 
 use bulwark_adapters::VenueCommand;
-use bulwark_bench::{histogram, machine, row, HEADER};
-use bulwark_gateway::catalog::{Catalog, SymbolSpec};
-use bulwark_gateway::journal::{Durability, JournalOptions};
-use bulwark_gateway::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use bulwark_bench::{histogram, machine, row, SequencerRig, HEADER};
+use bulwark_gateway::journal::Durability;
+use bulwark_gateway::sequencer::Inbound;
 use bulwark_model::*;
-use bulwark_risk::EngineLimits;
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WORKING: usize = 1_000;
@@ -75,57 +72,22 @@ struct Rig {
 }
 
 fn gateway(dir: &std::path::Path, durability: Durability, rounds: usize) -> Rig {
-    let catalog = Catalog::new(
-        (0..ACCOUNTS).map(|i| format!("A{i}")).collect(),
-        (0..SYMBOLS)
-            .map(|i| SymbolSpec {
-                name: format!("S{i}"),
-                qty_decimals: 0,
-                px_decimals: 2,
-                calendar: "ALWAYS".into(),
-            })
-            .collect(),
-    );
     let total = WORKING * (rounds + 2) + IDLE_BOOKS;
-    let limits = EngineLimits {
-        accounts: ACCOUNTS as usize,
-        symbols: SYMBOLS as usize,
-        open_orders_max: total,
-        orders_reserved: total,
-    };
-    let opts = JournalOptions {
-        dir: dir.to_path_buf(),
-        segment_bytes: 1 << 30,
+    let rig = SequencerRig::start(
+        dir,
+        ACCOUNTS,
+        SYMBOLS,
+        total,
         durability,
-    };
-    let (journal, engine, _) =
-        sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits)).expect("journal");
-    let (tx, in_rx) = crossbeam_channel::bounded(RING);
-    let (v_tx, rx) = crossbeam_channel::bounded(RING);
-    let (r_tx, r_rx) = crossbeam_channel::bounded(RING);
-    let mut seq = Sequencer::new(
-        journal,
-        engine,
-        in_rx,
-        r_rx,
-        v_tx,
-        SequencerOptions {
-            idle_spin: Duration::from_micros(50),
-            venue_ring_capacity: RING,
-        },
-        Arc::new(SharedStatus::default()),
-        Default::default(),
+        RING,
+        Duration::from_micros(50),
     );
-    seq.boot(&catalog, 0).expect("boot");
-    let handle = std::thread::spawn(move || seq.run());
-    let stop_tx = tx.clone();
     Rig {
-        tx,
-        rx,
-        reports: Some(r_tx),
+        tx: rig.tx.clone(),
+        rx: rig.rx.clone(),
+        reports: Some(rig.reports.clone()),
         stop: Box::new(move || {
-            let _ = stop_tx.send(Inbound::Shutdown);
-            let _ = handle.join();
+            rig.stop();
         }),
     }
 }

@@ -8,14 +8,11 @@
 #![forbid(unsafe_code)]
 
 use bulwark_adapters::VenueCommand;
-use bulwark_bench::{histogram, machine, row, spin_until, HEADER};
-use bulwark_gateway::catalog::{Catalog, SymbolSpec};
-use bulwark_gateway::journal::{Durability, JournalOptions};
-use bulwark_gateway::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
+use bulwark_bench::{histogram, machine, row, spin_until, SequencerRig, HEADER};
+use bulwark_gateway::journal::Durability;
+use bulwark_gateway::sequencer::Inbound;
 use bulwark_model::*;
-use bulwark_risk::EngineLimits;
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RING: usize = 65_536;
@@ -50,57 +47,22 @@ fn events(n: usize, tag: &str) -> Vec<Event> {
 }
 
 fn gateway_pipeline(orders: usize, dir: &std::path::Path) -> Pipeline {
-    let catalog = Catalog::new(
-        (0..ACCOUNTS).map(|i| format!("A{i}")).collect(),
-        (0..SYMBOLS)
-            .map(|i| SymbolSpec {
-                name: format!("S{i}"),
-                qty_decimals: 0,
-                px_decimals: 2,
-                calendar: "ALWAYS".into(),
-            })
-            .collect(),
+    let rig = SequencerRig::start(
+        dir,
+        ACCOUNTS,
+        SYMBOLS,
+        orders,
+        Durability::None,
+        RING,
+        IDLE_SPIN,
     );
-    let limits = EngineLimits {
-        accounts: ACCOUNTS as usize,
-        symbols: SYMBOLS as usize,
-        open_orders_max: orders * 2,
-        orders_reserved: orders,
-    };
-    let opts = JournalOptions {
-        dir: dir.to_path_buf(),
-        segment_bytes: 1 << 30,
-        durability: Durability::None,
-    };
-    let (journal, engine, _) =
-        sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits))
-            .expect("journal opens");
-    let (tx, in_rx) = crossbeam_channel::bounded(RING);
-    let (v_tx, rx) = crossbeam_channel::bounded(RING);
-    let (r_tx, r_rx) = crossbeam_channel::bounded(16);
-    let mut seq = Sequencer::new(
-        journal,
-        engine,
-        in_rx,
-        r_rx,
-        v_tx,
-        SequencerOptions {
-            idle_spin: IDLE_SPIN,
-            venue_ring_capacity: RING,
-        },
-        Arc::new(SharedStatus::default()),
-        Default::default(),
-    );
-    seq.boot(&catalog, 0).expect("boot record");
-    let handle = std::thread::spawn(move || seq.run());
-    let stop_tx = tx.clone();
+    let tx = rig.tx.clone();
+    let rx = rig.rx.clone();
     Pipeline {
         tx,
         rx,
         stop: Box::new(move || {
-            stop_tx.send(Inbound::Shutdown).expect("sequencer alive");
-            drop(r_tx);
-            let engine = handle.join().expect("sequencer thread");
+            let engine = rig.stop();
             assert!(engine.order_count() > 0);
         }),
     }
