@@ -55,8 +55,24 @@ pub struct Authenticator {
     required: bool,
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
+}
+
+/// The item whose hash is the SHA-256 of `secret`. Every hash is compared, in constant time, so the answer
+/// time says nothing about how close a guess was.
+pub fn find_by_hash<'a, T>(
+    items: impl IntoIterator<Item = (&'a [u8; 32], &'a T)>,
+    secret: &str,
+) -> Option<&'a T> {
+    let presented = sha256(secret.as_bytes());
+    let mut found = None;
+    for (hash, item) in items {
+        if bool::from(hash.ct_eq(&presented)) {
+            found = Some(item);
+        }
+    }
+    found
 }
 
 fn unauthenticated(message: &str) -> ApiError {
@@ -114,14 +130,7 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
-        let presented = sha256(token.as_bytes());
-        let mut found = None;
-        for (hash, p) in &self.tokens {
-            if bool::from(hash.ct_eq(&presented)) {
-                found = Some(p);
-            }
-        }
-        found
+        find_by_hash(self.tokens.iter().map(|(h, p)| (h, p)), token)
             .cloned()
             .map(Some)
             .ok_or_else(|| unauthenticated("unknown token"))

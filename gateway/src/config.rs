@@ -1176,7 +1176,7 @@ fn validate_tokens(
         }
         let hash = match (&t.token, &t.sha256) {
             (Some(plain), None) if plain.len() >= WEBHOOK_TOKEN_LEN_MIN => {
-                Some(<sha2::Sha256 as sha2::Digest>::digest(plain.as_bytes()).to_vec())
+                Some(crate::auth::sha256(plain.as_bytes()).to_vec())
             }
             (Some(_), None) => {
                 at(

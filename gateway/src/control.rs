@@ -57,17 +57,9 @@ fn scope_of(s: &AppState, b: &KillBody) -> Result<(KillScope, Option<AccountId>)
                     format!("group `{g}` is not configured"),
                 )
             }),
-        ("account", Some(a)) => s
-            .catalog
-            .account(a)
-            .map(|id| (KillScope::Account(id), Some(id)))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "UNKNOWN_ACCOUNT",
-                    format!("account `{a}` is not configured"),
-                )
-            }),
+        ("account", Some(a)) => {
+            crate::http::account_of(s, a).map(|id| (KillScope::Account(id), Some(id)))
+        }
         ("symbol", Some(sym)) => s
             .catalog
             .symbol(sym)
@@ -178,9 +170,7 @@ pub fn kill_json(s: &AppState, (global, groups, accounts, symbols, venues): &Kil
 }
 
 async fn kill_state(s: &AppState) -> Result<KillState, ApiError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    enqueue(s, Inbound::Query(Query::Kill { reply: tx }))?;
-    crate::http::await_reply(s, rx).await
+    crate::http::query(s, |reply| Query::Kill { reply }).await
 }
 
 async fn control(s: &AppState, audit: Audit, control: Control) -> Result<Decision, ApiError> {
@@ -194,19 +184,31 @@ async fn control(s: &AppState, audit: Audit, control: Control) -> Result<Decisio
             reply: tx,
         },
     )?;
-    match crate::http::await_reply(s, rx).await? {
+    match crate::http::settled(crate::http::await_reply(s, rx).await?)? {
         Answer::Decided { decision, .. } => Ok(decision),
-        Answer::Unavailable(reason) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "JOURNAL_UNAVAILABLE",
-            format!("trading is halted because the journal failed: {reason}"),
-        )),
         other => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             format!("unexpected answer {other:?}"),
         )),
     }
+}
+
+/// Sends a control action that no HTTP request asked for (a lapsed dead-man's switch, a maintenance window),
+/// waiting for ring room rather than dropping it; `false` once the sequencer is gone.
+pub async fn send_system_control(state: &AppState, audit: Audit, control: Control) -> bool {
+    let (tx, _rx) = tokio::sync::oneshot::channel();
+    let msg = Inbound::Control {
+        ts_ns: now_ns(),
+        audit,
+        control,
+        reply: tx,
+    };
+    let inbound = state.inbound.clone();
+    matches!(
+        tokio::task::spawn_blocking(move || inbound.send(msg)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn act(
@@ -378,16 +380,6 @@ struct UnlockBody {
     reason: String,
 }
 
-fn account_param(s: &AppState, name: &str) -> Result<AccountId, ApiError> {
-    s.catalog.account(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_ACCOUNT",
-            format!("account `{name}` is not configured"),
-        )
-    })
-}
-
 /// `POST /api/v1/accounts/{account}/unlock`: lifts a prop-firm lock (admin only, with a reason).
 pub async fn post_unlock(
     State(s): State<Arc<AppState>>,
@@ -396,7 +388,7 @@ pub async fn post_unlock(
     body: Body,
 ) -> Response {
     let run = async {
-        let account = account_param(&s, &name)?;
+        let account = crate::http::account_of(&s, &name)?;
         let principal = s
             .auth
             .require(
@@ -450,7 +442,7 @@ pub async fn get_account_state(
     headers: HeaderMap,
 ) -> Response {
     let run = async {
-        let account = account_param(&s, &name)?;
+        let account = crate::http::account_of(&s, &name)?;
         s.auth.require(
             &headers,
             LEVEL_VIEWER,
@@ -476,16 +468,13 @@ pub async fn get_account_state(
             kills.push(*k);
         }
         let ts_ns = now_ns();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        enqueue(
-            &s,
-            Inbound::Query(Query::Headroom {
-                account,
-                ts_ns,
-                reply: tx,
-            }),
-        )?;
-        let lock = crate::http::await_reply(&s, rx).await?.and_then(|h| h.lock);
+        let lock = crate::http::query(&s, |reply| Query::Headroom {
+            account,
+            ts_ns,
+            reply,
+        })
+        .await?
+        .and_then(|h| h.lock);
         let trading = if lock.is_some() {
             "locked"
         } else if kills.iter().any(|k| k.mode.blocks_all()) {

@@ -8,7 +8,6 @@
 
 use crate::config::{Config, LapseAction};
 use crate::http::{now_ns, ApiError, AppState};
-use crate::sequencer::Inbound;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -100,29 +99,21 @@ pub async fn watch(state: Arc<AppState>) {
             };
             tracing::warn!(strategy = %s.name, "dead-man's switch: no heartbeat within {} ms", s.timeout_ns / 1_000_000);
             for account in &s.accounts {
-                let (tx, _rx) = tokio::sync::oneshot::channel();
-                let msg = Inbound::Control {
-                    ts_ns: now,
-                    audit: Audit {
-                        actor: format!("dead-man:{}", s.name),
-                        role: LEVEL_RISK_OFFICER,
-                        reason: format!(
-                            "no heartbeat from strategy `{}` within {} ms",
-                            s.name,
-                            s.timeout_ns / 1_000_000
-                        ),
-                    },
-                    control: Control {
-                        kind,
-                        scope: KillScope::Account(*account),
-                        level: LEVEL_RISK_OFFICER,
-                    },
-                    reply: tx,
+                let audit = Audit {
+                    actor: format!("dead-man:{}", s.name),
+                    role: LEVEL_RISK_OFFICER,
+                    reason: format!(
+                        "no heartbeat from strategy `{}` within {} ms",
+                        s.name,
+                        s.timeout_ns / 1_000_000
+                    ),
                 };
-                // A control action must get through: wait for room rather than drop it.
-                let inbound = state.inbound.clone();
-                let sent = tokio::task::spawn_blocking(move || inbound.send(msg)).await;
-                if !matches!(sent, Ok(Ok(()))) {
+                let control = Control {
+                    kind,
+                    scope: KillScope::Account(*account),
+                    level: LEVEL_RISK_OFFICER,
+                };
+                if !crate::control::send_system_control(&state, audit, control).await {
                     return;
                 }
             }

@@ -94,36 +94,12 @@ impl Feed {
             Event::EngineOrder(e) => {
                 let o = e.new;
                 self.orders.insert(e.order, (o.account, o.symbol));
-                item(
-                    "order",
-                    Some(o.account),
-                    json!({
-                        "order_id": e.order.0,
-                        "client_order_id": o.cl_ord_id.as_str(),
-                        "symbol": c.symbol_name(o.symbol),
-                        "side": o.side,
-                        "qty": o.qty,
-                        "order_type": o.ord_type,
-                        "limit_price": o.limit_px,
-                        "tif": o.tif,
-                        "ingress": o.ingress,
-                    }),
-                )
+                item("order", Some(o.account), order_json(&c, e.order, &o))
             }
             Event::Decision(d) => match self.request.take()? {
                 Event::NewOrder(o) => {
                     self.orders.insert(d.order, (o.account, o.symbol));
-                    let mut data = json!({
-                        "order_id": d.order.0,
-                        "client_order_id": o.cl_ord_id.as_str(),
-                        "symbol": c.symbol_name(o.symbol),
-                        "side": o.side,
-                        "qty": o.qty,
-                        "order_type": o.ord_type,
-                        "limit_price": o.limit_px,
-                        "tif": o.tif,
-                        "ingress": o.ingress,
-                    });
+                    let mut data = order_json(&c, d.order, &o);
                     match d.verdict {
                         Verdict::Accept => item("order", Some(o.account), data),
                         Verdict::Reject(r) => {
@@ -216,6 +192,21 @@ impl Feed {
     }
 }
 
+/// An order as the stream shows it (requested or engine-made).
+fn order_json(c: &Catalog, id: OrderId, o: &NewOrder) -> Value {
+    json!({
+        "order_id": id.0,
+        "client_order_id": o.cl_ord_id.as_str(),
+        "symbol": c.symbol_name(o.symbol),
+        "side": o.side,
+        "qty": o.qty,
+        "order_type": o.ord_type,
+        "limit_price": o.limit_px,
+        "tif": o.tif,
+        "ingress": o.ingress,
+    })
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsParams {
@@ -261,16 +252,11 @@ pub async fn get_events(
                 e.body_text(),
             )
         })?;
-        let account = match &p.account {
-            Some(name) => Some(s.catalog.account(name).ok_or_else(|| {
-                ApiError::new(
-                    axum::http::StatusCode::NOT_FOUND,
-                    "UNKNOWN_ACCOUNT",
-                    format!("account `{name}` is not configured"),
-                )
-            })?),
-            None => None,
-        };
+        let account = p
+            .account
+            .as_deref()
+            .map(|name| crate::http::account_of(&s, name))
+            .transpose()?;
         let principal =
             s.auth
                 .require(&headers, LEVEL_VIEWER, account, "reading the event stream")?;
@@ -295,8 +281,8 @@ pub async fn get_events(
             })
             .transpose()?;
         let after = last_event_id.or(p.after).unwrap_or(0);
-        // Subscribe before scanning, so nothing falls between the scan and the live feed.
-        let mut live = s.feed.subscribe();
+        // Listen before scanning, so nothing falls between the scan and the live feed.
+        let (listener, mut live) = s.feed.listen();
         let dir = s.journal_dir.clone();
         let mut feed = Feed::new(s.catalog.clone(), s.groups.clone());
         let (items, scanned, feed) = tokio::task::spawn_blocking(move || {
@@ -320,6 +306,7 @@ pub async fn get_events(
         let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
         let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(1024);
         tokio::spawn(async move {
+            let _listener = listener;
             let mut feed = feed;
             let mut sent = scanned.max(after);
             for item in items.iter().filter(|i| keep(i)) {

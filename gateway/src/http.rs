@@ -39,7 +39,7 @@ pub struct AppState {
     /// Configured account group (firm) names, by group index.
     pub groups: Arc<[String]>,
     /// The sequencer's live feed of durable journal records, for the event stream.
-    pub feed: crate::sequencer::FeedTx,
+    pub feed: Arc<crate::sequencer::LiveFeed>,
     /// Where the journal is, for the event stream's history.
     pub journal_dir: std::path::PathBuf,
     /// Dead-man's switches of the configured strategies.
@@ -280,7 +280,7 @@ fn parse_positive<T>(
     Ok(v)
 }
 
-fn account_of(s: &AppState, name: &str) -> Result<AccountId, ApiError> {
+pub(crate) fn account_of(s: &AppState, name: &str) -> Result<AccountId, ApiError> {
     s.catalog.account(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -355,7 +355,12 @@ async fn request(s: &AppState, event: Event) -> Result<Answer, ApiError> {
             reply: Some(tx),
         },
     )?;
-    match await_reply(s, rx).await? {
+    settled(await_reply(s, rx).await?)
+}
+
+/// An answer that took effect, or the error for one that did not (busy venue queue, failed journal).
+pub(crate) fn settled(answer: Answer) -> Result<Answer, ApiError> {
+    match answer {
         Answer::Busy => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "BUSY",
@@ -370,7 +375,7 @@ async fn request(s: &AppState, event: Event) -> Result<Answer, ApiError> {
     }
 }
 
-async fn query<T>(
+pub(crate) async fn query<T>(
     s: &AppState,
     make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Query,
 ) -> Result<T, ApiError> {
@@ -857,7 +862,7 @@ mod tests {
             webhooks: Arc::default(),
             auth: Arc::default(),
             groups: Arc::from(Vec::new()),
-            feed: tokio::sync::broadcast::channel(16).0,
+            feed: crate::sequencer::LiveFeed::new(16),
             journal_dir: std::path::PathBuf::new(),
             deadman: Arc::default(),
             account_groups: Arc::from(Vec::new()),

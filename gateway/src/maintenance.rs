@@ -4,32 +4,22 @@
 //! not reset automatically (the halt stays until an admin resets it): stopping trading is the safe side.
 
 use crate::http::{now_ns, AppState};
-use crate::sequencer::Inbound;
 use bulwark_model::*;
 use std::sync::Arc;
 use std::time::Duration;
 
 async fn send(state: &AppState, kind: ControlKind, reason: &str) -> bool {
-    let (tx, _rx) = tokio::sync::oneshot::channel();
-    let msg = Inbound::Control {
-        ts_ns: now_ns(),
-        audit: Audit {
-            actor: "maintenance".into(),
-            role: LEVEL_ADMIN,
-            reason: reason.to_string(),
-        },
-        control: Control {
-            kind,
-            scope: KillScope::Global,
-            level: LEVEL_ADMIN,
-        },
-        reply: tx,
+    let audit = Audit {
+        actor: "maintenance".into(),
+        role: LEVEL_ADMIN,
+        reason: reason.to_string(),
     };
-    let inbound = state.inbound.clone();
-    matches!(
-        tokio::task::spawn_blocking(move || inbound.send(msg)).await,
-        Ok(Ok(()))
-    )
+    let control = Control {
+        kind,
+        scope: KillScope::Global,
+        level: LEVEL_ADMIN,
+    };
+    crate::control::send_system_control(state, audit, control).await
 }
 
 /// Trips and resets the global halt on the configured schedule, until the inbound ring closes.

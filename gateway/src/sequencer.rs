@@ -40,6 +40,8 @@ pub enum Answer {
     Busy,
     /// Not journaled: the journal has failed and trading is halted.
     Unavailable(String),
+    /// What a webhook signal did.
+    Signal(SignalAnswer),
 }
 
 pub type ReplyTx = tokio::sync::oneshot::Sender<Answer>;
@@ -110,21 +112,17 @@ pub struct AccountOutcome {
     pub result: Result<Vec<ChildOutcome>, PlanError>,
 }
 
-/// The answer to a webhook signal.
+/// What a webhook signal did (busy and unavailable answers are the shared [`Answer`] ones).
 #[derive(Debug, Clone)]
 pub enum SignalAnswer {
     /// Accepted earlier (its signal record is at `first_seq`); nothing new was created.
-    Duplicate {
-        first_seq: u64,
-    },
+    Duplicate { first_seq: u64 },
     /// Planned for every member; `seq` is the signal record's, `None` when no member had anything to do (then
     /// nothing was journaled).
     Done {
         seq: Option<u64>,
         accounts: Vec<AccountOutcome>,
     },
-    Busy,
-    Unavailable(String),
 }
 
 /// Every tripped kill switch: global, by group index, by account, by symbol.
@@ -157,7 +155,7 @@ pub enum Inbound {
     Signal {
         ts_ns: i64,
         request: Box<SignalRequest>,
-        reply: tokio::sync::oneshot::Sender<SignalAnswer>,
+        reply: ReplyTx,
     },
     /// Commit, sync and stop.
     Shutdown,
@@ -271,28 +269,64 @@ pub struct Sequencer {
     halted: Option<String>,
     venue_free_at_batch: usize,
     signals: SignalLog,
-    signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
     /// `sync`: batches whose outputs and answers wait for their journal ticket to be durable, oldest first.
     awaiting: VecDeque<Awaiting>,
     /// Outputs held in `awaiting` (they will need venue ring room).
     awaiting_outputs: usize,
     /// Journaled records for the event stream (`GET /api/v1/events`), published once durable; collected only
     /// while someone listens.
-    feed: Option<FeedTx>,
+    feed: Option<Arc<LiveFeed>>,
     feed_batch: Vec<(u64, i64, Event)>,
 }
 
-/// The live event feed: batches of journaled (seq, ts_ns, event) records, in journal order.
-pub type FeedTx = tokio::sync::broadcast::Sender<Arc<Vec<(u64, i64, Event)>>>;
+/// A batch of journaled (seq, ts_ns, event) records, in journal order.
+pub type FeedBatch = Arc<Vec<(u64, i64, Event)>>;
 
-pub type SignalReplyTx = tokio::sync::oneshot::Sender<SignalAnswer>;
+/// The live event feed: the sequencer publishes durable batches of journaled records while anyone listens.
+/// Listeners are counted in an atomic that the sequencer reads per record (a plain load, no lock on its hot
+/// path); a listener is counted before it subscribes, and subscribes before it scans the journal, so every
+/// record reaches it one way or the other.
+#[derive(Debug)]
+pub struct LiveFeed {
+    tx: tokio::sync::broadcast::Sender<FeedBatch>,
+    listeners: AtomicU64,
+}
+
+/// Keeps a listener counted until it is dropped.
+#[derive(Debug)]
+pub struct FeedListener(Arc<LiveFeed>);
+
+impl Drop for FeedListener {
+    fn drop(&mut self) {
+        self.0.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl LiveFeed {
+    /// A feed that holds up to `batches` unread batches per listener.
+    pub fn new(batches: usize) -> Arc<LiveFeed> {
+        Arc::new(LiveFeed {
+            tx: tokio::sync::broadcast::channel(batches).0,
+            listeners: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts a listener, then subscribes it.
+    pub fn listen(self: &Arc<Self>) -> (FeedListener, tokio::sync::broadcast::Receiver<FeedBatch>) {
+        self.listeners.fetch_add(1, Ordering::SeqCst);
+        (FeedListener(self.clone()), self.tx.subscribe())
+    }
+
+    fn listening(&self) -> bool {
+        self.listeners.load(Ordering::SeqCst) > 0
+    }
+}
 
 /// One batch held until the journal says it is durable.
 struct Awaiting {
     ticket: u64,
     outputs: Vec<Output>,
     replies: Vec<(ReplyTx, Answer)>,
-    signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
     feed: Vec<(u64, i64, Event)>,
 }
 
@@ -330,7 +364,6 @@ impl Sequencer {
             halted: None,
             venue_free_at_batch: 0,
             signals: SignalLog::default(),
-            signal_replies: Vec::new(),
             awaiting: VecDeque::new(),
             awaiting_outputs: 0,
             feed: None,
@@ -339,14 +372,14 @@ impl Sequencer {
     }
 
     /// Publishes every durable batch of journaled records to `feed` (for the event stream).
-    pub fn with_feed(mut self, feed: FeedTx) -> Sequencer {
+    pub fn with_feed(mut self, feed: Arc<LiveFeed>) -> Sequencer {
         self.feed = Some(feed);
         self
     }
 
     /// Keeps a journaled record for the event stream, when anyone listens.
     fn record(&mut self, seq: u64, ts_ns: i64, event: &Event) {
-        if self.feed.as_ref().is_some_and(|f| f.receiver_count() > 0) {
+        if self.feed.as_ref().is_some_and(|f| f.listening()) {
             self.feed_batch.push((seq, ts_ns, event.clone()));
         }
     }
@@ -460,15 +493,15 @@ impl Sequencer {
     /// A webhook signal: a duplicate is answered at once; otherwise every member is planned against its current
     /// position and working orders, and if any member has something to do, the signal record and then each
     /// child request (with its decision) are journaled.
-    fn on_signal(&mut self, ts_ns: i64, req: &SignalRequest) -> SignalAnswer {
+    fn on_signal(&mut self, ts_ns: i64, req: &SignalRequest) -> Answer {
         if let Some(reason) = &self.halted {
-            return SignalAnswer::Unavailable(reason.clone());
+            return Answer::Unavailable(reason.clone());
         }
         if let Some(first_seq) = self.signals.seen(&req.key, ts_ns) {
-            return SignalAnswer::Duplicate { first_seq };
+            return Answer::Signal(SignalAnswer::Duplicate { first_seq });
         }
         if self.venue_room() == 0 || !self.pending_venue.is_empty() {
-            return SignalAnswer::Busy;
+            return Answer::Busy;
         }
         let ref_px = self.engine.ref_px(req.symbol).map(Px::to_decimal);
         let plans: Vec<(AccountId, Result<Vec<Child>, PlanError>)> = req
@@ -498,7 +531,7 @@ impl Sequencer {
             .map(|(_, p)| p.as_ref().map_or(0, Vec::len))
             .sum();
         if children == 0 {
-            return SignalAnswer::Done {
+            return Answer::Signal(SignalAnswer::Done {
                 seq: None,
                 accounts: plans
                     .into_iter()
@@ -507,7 +540,7 @@ impl Sequencer {
                         result: p.map(|_| Vec::new()),
                     })
                     .collect(),
-            };
+            });
         }
         let record = Event::Signal(SignalRecord {
             key: req.key,
@@ -517,7 +550,7 @@ impl Sequencer {
             Ok(seq) => seq,
             Err(e) => {
                 self.halt(&e);
-                return SignalAnswer::Unavailable(e.to_string());
+                return Answer::Unavailable(e.to_string());
             }
         };
         self.signals.insert(req.key, seq, ts_ns);
@@ -564,7 +597,7 @@ impl Sequencer {
                             Ok(None) => {}
                             Err(e) => {
                                 self.halt(&e);
-                                return SignalAnswer::Unavailable(e.to_string());
+                                return Answer::Unavailable(e.to_string());
                             }
                         }
                     }
@@ -573,10 +606,10 @@ impl Sequencer {
             };
             accounts.push(AccountOutcome { account, result });
         }
-        SignalAnswer::Done {
+        Answer::Signal(SignalAnswer::Done {
             seq: Some(seq),
             accounts,
-        }
+        })
     }
 
     /// Journals the audit record, then the control event and its decision, like any request. Control actions
@@ -670,7 +703,6 @@ impl Sequencer {
                 Ok(ticket) => {
                     if !(self.outputs.is_empty()
                         && self.replies.is_empty()
-                        && self.signal_replies.is_empty()
                         && self.feed_batch.is_empty())
                     {
                         self.awaiting_outputs += self.outputs.len();
@@ -678,7 +710,6 @@ impl Sequencer {
                             ticket,
                             outputs: std::mem::take(&mut self.outputs),
                             replies: std::mem::take(&mut self.replies),
-                            signal_replies: std::mem::take(&mut self.signal_replies),
                             feed: std::mem::take(&mut self.feed_batch),
                         });
                     }
@@ -699,9 +730,8 @@ impl Sequencer {
         }
         let outputs = std::mem::take(&mut self.outputs);
         let replies = std::mem::take(&mut self.replies);
-        let signal_replies = std::mem::take(&mut self.signal_replies);
         let feed = std::mem::take(&mut self.feed_batch);
-        self.hand_off(outputs, replies, signal_replies, feed);
+        self.hand_off(outputs, replies, feed);
     }
 
     /// `sync`: releases every held batch whose ticket the syncer has made durable; on a sync failure, halts and
@@ -722,7 +752,7 @@ impl Sequencer {
                 break;
             };
             self.awaiting_outputs -= a.outputs.len();
-            self.hand_off(a.outputs, a.replies, a.signal_replies, a.feed);
+            self.hand_off(a.outputs, a.replies, a.feed);
         }
     }
 
@@ -733,15 +763,9 @@ impl Sequencer {
         for (reply, _) in self.replies.drain(..) {
             let _ = reply.send(Answer::Unavailable(reason.to_string()));
         }
-        for (reply, _) in self.signal_replies.drain(..) {
-            let _ = reply.send(SignalAnswer::Unavailable(reason.to_string()));
-        }
         for a in self.awaiting.drain(..) {
             for (reply, _) in a.replies {
                 let _ = reply.send(Answer::Unavailable(reason.to_string()));
-            }
-            for (reply, _) in a.signal_replies {
-                let _ = reply.send(SignalAnswer::Unavailable(reason.to_string()));
             }
         }
         self.awaiting_outputs = 0;
@@ -752,12 +776,11 @@ impl Sequencer {
         &mut self,
         mut outputs: Vec<Output>,
         replies: Vec<(ReplyTx, Answer)>,
-        signal_replies: Vec<(SignalReplyTx, SignalAnswer)>,
         feed: Vec<(u64, i64, Event)>,
     ) {
         if !feed.is_empty() {
             if let Some(f) = &self.feed {
-                let _ = f.send(Arc::new(feed));
+                let _ = f.tx.send(Arc::new(feed));
             }
         }
         for out in outputs.drain(..) {
@@ -783,9 +806,6 @@ impl Sequencer {
             self.outputs = outputs;
         }
         for (reply, answer) in replies {
-            let _ = reply.send(answer);
-        }
-        for (reply, answer) in signal_replies {
             let _ = reply.send(answer);
         }
         self.publish_status();
@@ -841,7 +861,7 @@ impl Sequencer {
                         reply,
                     }) => {
                         let answer = self.on_signal(ts_ns, &request);
-                        self.signal_replies.push((reply, answer));
+                        self.replies.push((reply, answer));
                         n += 1;
                     }
                     Ok(Inbound::Control {
@@ -887,7 +907,7 @@ impl Sequencer {
                 // Everything is on disk now: release what still waited for the syncer.
                 while let Some(a) = self.awaiting.pop_front() {
                     self.awaiting_outputs -= a.outputs.len();
-                    self.hand_off(a.outputs, a.replies, a.signal_replies, a.feed);
+                    self.hand_off(a.outputs, a.replies, a.feed);
                 }
             }
             Err(e) => {

@@ -115,7 +115,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         restore,
     )
     .with_signals(signals);
-    let (feed, _) = tokio::sync::broadcast::channel(FEED_BATCHES);
+    let feed = crate::sequencer::LiveFeed::new(FEED_BATCHES);
     let mut seq = seq.with_feed(feed.clone());
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;

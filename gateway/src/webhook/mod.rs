@@ -12,7 +12,9 @@ pub mod dedup;
 
 use crate::config::{BracketPolicy, Config, DelayedDataPolicy, SizingName, WebhookSection};
 use crate::http::{now_ns, order_json, ApiError, AppState, OrderView, RejectView};
-use crate::sequencer::{AccountOutcome, Inbound, SignalAnswer, SignalMember, SignalRequest};
+use crate::sequencer::{
+    AccountOutcome, Answer, Inbound, SignalAnswer, SignalMember, SignalRequest,
+};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +25,6 @@ use bulwark_signals::{Alert, AlertError, AlertOrderType, AlertTif, PlanOptions, 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -55,9 +56,7 @@ pub struct WebhookSet {
     multipliers: BTreeMap<String, u32>,
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
+use crate::auth::sha256;
 
 fn sizing_of(name: SizingName, value: Option<Decimal>) -> Sizing {
     let v = value.unwrap_or(Decimal::ZERO);
@@ -151,17 +150,9 @@ impl WebhookSet {
         self.hooks.is_empty()
     }
 
-    /// The webhook whose token is `token`. Every configured hash is compared, in constant time, so the answer
-    /// time says nothing about how close a guess was.
+    /// The webhook whose token is `token` (constant-time over every configured hash).
     fn find(&self, token: &str) -> Option<&Webhook> {
-        let presented = sha256(token.as_bytes());
-        let mut found = None;
-        for h in &self.hooks {
-            if bool::from(h.token_sha256.ct_eq(&presented)) {
-                found = Some(h);
-            }
-        }
-        found
+        crate::auth::find_by_hash(self.hooks.iter().map(|h| (&h.token_sha256, h)), token)
     }
 }
 
@@ -461,8 +452,19 @@ pub async fn post_tradingview(
     ) {
         return api_error(e);
     }
-    let answer = match crate::http::await_reply(&s, rx).await {
-        Ok(a) => a,
+    let answer = match crate::http::await_reply(&s, rx)
+        .await
+        .and_then(crate::http::settled)
+    {
+        Ok(Answer::Signal(a)) => a,
+        Ok(other) => {
+            tracing::error!("unexpected sequencer answer to a signal: {other:?}");
+            return api_error(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "unexpected answer from the sequencer",
+            ));
+        }
         Err(e) => return api_error(e),
     };
     answer_json(&s, hook, &summary, answer)
@@ -672,16 +674,6 @@ fn answer_json(s: &AppState, hook: &Webhook, sum: &Summary, answer: SignalAnswer
                 }
             }
         }
-        SignalAnswer::Busy => api_error(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "BUSY",
-            "the venue queue is full; retry shortly",
-        )),
-        SignalAnswer::Unavailable(reason) => api_error(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "JOURNAL_UNAVAILABLE",
-            format!("trading is halted because the journal failed: {reason}"),
-        )),
     }
 }
 
