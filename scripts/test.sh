@@ -5,22 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
-python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
-  else
-    sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"
-  fi
-fi
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "cargo not found: install the Rust toolchain (https://rustup.rs) and re-run" >&2
-  exit 1
-fi
+source scripts/deps.sh
+extra=()
+command -v curl >/dev/null 2>&1 || extra+=(curl)
+command -v python3 >/dev/null 2>&1 || extra+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || extra+=(python3-venv)
+install_build_deps "${extra[@]}"
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked

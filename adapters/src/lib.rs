@@ -18,6 +18,8 @@ pub enum VenueCommand {
     Submit(Order),
     /// Cancel a working order.
     Cancel { order: OrderId },
+    /// A working order's new quantity, limit price and client order id (a replace the risk chain accepted).
+    Replace(Order),
     /// A reference price update.
     Price(PriceUpdate),
     /// After a restart: an order the journal says is still working at the venue.

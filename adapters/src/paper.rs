@@ -184,6 +184,38 @@ impl PaperVenue {
         }
     }
 
+    /// Changes a resting order in place: new total quantity (less what the venue already filled) and limit
+    /// price; it fills at once if the new price is marketable. An order already done here is left alone (its
+    /// fills are on their way to the engine).
+    fn replace(&mut self, order: Order, emit: &mut dyn FnMut(VenueReport)) {
+        let Some(orders) = self.book.get_mut(&order.symbol) else {
+            return;
+        };
+        let Some(mut resting) = orders.remove(&order.id) else {
+            return;
+        };
+        let filled = resting.order.qty.raw() - resting.leaves.raw();
+        if order.qty.raw() <= filled {
+            return;
+        }
+        resting.leaves = Qty::from_raw(order.qty.raw() - filled);
+        resting.order = order;
+        if let Some(px) = self
+            .ref_px
+            .get(&order.symbol)
+            .copied()
+            .filter(|px| Self::marketable(&order, *px))
+        {
+            self.fill_now(&mut resting, px, emit);
+        }
+        if resting.leaves.raw() > 0 {
+            self.book
+                .entry(order.symbol)
+                .or_default()
+                .insert(order.id, resting);
+        }
+    }
+
     fn on_price(&mut self, p: PriceUpdate, emit: &mut dyn FnMut(VenueReport)) {
         self.ref_px.insert(p.symbol, p.px);
         let Some(mut orders) = self.book.remove(&p.symbol) else {
@@ -211,6 +243,7 @@ impl Venue for PaperVenue {
         match cmd {
             VenueCommand::Submit(order) => self.submit(order, order.qty, emit),
             VenueCommand::Cancel { order } => self.cancel(order, emit),
+            VenueCommand::Replace(order) => self.replace(order, emit),
             VenueCommand::Price(p) => self.on_price(p, emit),
             VenueCommand::Restore(order) => {
                 let leaves = Qty::from_raw(order.qty.raw() - order.cum_qty.raw());

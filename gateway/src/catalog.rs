@@ -163,6 +163,7 @@ impl Remap {
                 o.symbol = self.symbol(o.symbol)?;
             }
             Event::CancelOrder(c) => c.account = self.account(c.account)?,
+            Event::ReplaceOrder(r) => r.account = self.account(r.account)?,
             Event::EngineOrder(e) => {
                 e.new.account = self.account(e.new.account)?;
                 e.new.symbol = self.symbol(e.new.symbol)?;

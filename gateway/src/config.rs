@@ -460,6 +460,47 @@ pub struct StrategySection {
     pub on_lapse: LapseAction,
 }
 
+/// The FIX acceptor (`[fix]`); without the table, FIX is off.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FixSection {
+    /// TCP port of the acceptor. QuickFIX binds every interface: firewall it as you would any broker port.
+    pub port: u16,
+    /// Where QuickFIX keeps sequence numbers and sent messages (default `<data_dir>/fix`).
+    #[serde(default)]
+    pub store_dir: Option<PathBuf>,
+    /// Log every FIX message in and out at `debug` (events are always logged).
+    #[serde(default)]
+    pub log_messages: bool,
+    #[serde(default)]
+    pub sessions: Vec<FixSessionSection>,
+}
+
+/// One FIX session (`[[fix.sessions]]`): only these CompIDs may log on.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FixSessionSection {
+    /// `FIX.4.2` or `FIX.4.4`.
+    pub begin_string: String,
+    /// Our CompID (the client's TargetCompID).
+    pub sender_comp_id: String,
+    /// The client's CompID.
+    pub target_comp_id: String,
+    /// Accounts this session may trade; tag 1 must name one of them, and without tag 1 the first is used.
+    /// An account belongs to at most one FIX session (so its orders' session is known after a restart).
+    pub accounts: Vec<String>,
+    /// Cancel the session's working DAY orders when it drops without a Logout (spec §4.4).
+    #[serde(default = "yes")]
+    pub cancel_on_disconnect: bool,
+    /// Also cancel them on a clean Logout.
+    #[serde(default)]
+    pub cancel_on_logout: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// 64 hex digits as 32 bytes (validated by the loader).
 pub fn hex32(text: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -487,9 +528,17 @@ pub struct Config {
     pub tokens: Vec<TokenSection>,
     pub strategies: Vec<StrategySection>,
     pub maintenance: Vec<MaintenanceSection>,
+    pub fix: Option<FixSection>,
 }
 
 impl Config {
+    /// QuickFIX's store directory.
+    pub fn fix_store_dir(&self) -> PathBuf {
+        self.fix
+            .as_ref()
+            .and_then(|f| f.store_dir.clone())
+            .unwrap_or_else(|| self.gateway.data_dir.join("fix"))
+    }
     pub fn listen_addr(&self) -> SocketAddr {
         self.gateway
             .http_listen
@@ -738,6 +787,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let mut strategies = Vec::new();
     let mut maintenance = Vec::new();
     let mut auth = AuthSection::default();
+    let mut fix: Option<FixSection> = None;
     let mut limits = std::collections::BTreeMap::new();
     for (name, span, value) in entries {
         let path = vec![key(&name)];
@@ -746,6 +796,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
             "journal" => journal = l.section(path, value).unwrap_or_default(),
             "paper" => paper = l.section(path, value).unwrap_or_default(),
             "auth" => auth = l.section(path, value).unwrap_or_default(),
+            "fix" => fix = l.section(path, value),
             "limits" => {
                 let DeValue::Table(t) = value.get_ref() else {
                     l.push(
@@ -832,6 +883,9 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     validate_webhooks(&mut l, &webhooks, &copy_groups, &accounts, &symbols);
     validate_tokens(&mut l, &tokens, &accounts);
     validate_strategies(&mut l, &strategies, &accounts);
+    if let Some(f) = &fix {
+        validate_fix(&mut l, f, &accounts);
+    }
     if !l.errors.is_empty() {
         l.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(l.errors));
@@ -850,7 +904,90 @@ pub fn load_str(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         tokens: tokens.into_iter().map(|(_, t)| t).collect(),
         strategies: strategies.into_iter().map(|(_, s)| s).collect(),
         maintenance,
+        fix,
     })
+}
+
+fn validate_fix(l: &mut Loader<'_>, fix: &FixSection, accounts: &[(usize, AccountSection)]) {
+    let err = |l: &mut Loader<'_>, segs: Vec<Seg>, msg: String| {
+        let span = l.span_of(&segs);
+        l.push(span, &segs, msg);
+    };
+    if fix.port == 0 {
+        err(
+            l,
+            vec![key("fix"), key("port")],
+            "must be 1 to 65535".into(),
+        );
+    }
+    if fix.sessions.is_empty() {
+        err(
+            l,
+            vec![key("fix")],
+            "FIX is on but no [[fix.sessions]] are configured".into(),
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut owner: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, s) in fix.sessions.iter().enumerate() {
+        let k = |f: &str| vec![key("fix"), key("sessions"), Seg::Index(i), key(f)];
+        if !matches!(s.begin_string.as_str(), "FIX.4.2" | "FIX.4.4") {
+            err(
+                l,
+                k("begin_string"),
+                format!(
+                    "`{}` is not supported; use FIX.4.2 or FIX.4.4",
+                    s.begin_string
+                ),
+            );
+        }
+        for (f, v) in [
+            ("sender_comp_id", &s.sender_comp_id),
+            ("target_comp_id", &s.target_comp_id),
+        ] {
+            if !valid_name(v, b"") {
+                err(l, k(f), format!("`{v}` is not a valid CompID"));
+            }
+        }
+        if !ids.insert((
+            s.begin_string.clone(),
+            s.sender_comp_id.clone(),
+            s.target_comp_id.clone(),
+        )) {
+            err(
+                l,
+                k("target_comp_id"),
+                "this session is configured twice".into(),
+            );
+        }
+        if s.accounts.is_empty() {
+            err(
+                l,
+                k("accounts"),
+                "a FIX session needs at least one account".into(),
+            );
+        }
+        for (j, a) in s.accounts.iter().enumerate() {
+            let segs = vec![
+                key("fix"),
+                key("sessions"),
+                Seg::Index(i),
+                key("accounts"),
+                Seg::Index(j),
+            ];
+            if !accounts.iter().any(|(_, x)| &x.name == a) {
+                err(l, segs, format!("unknown account `{a}`"));
+            } else if let Some(prev) = owner.insert(a.as_str(), i) {
+                if prev != i {
+                    err(
+                        l,
+                        segs,
+                        format!("account `{a}` already belongs to FIX session {prev}"),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn check_range<T: PartialOrd + fmt::Display + Copy>(

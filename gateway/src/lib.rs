@@ -9,6 +9,7 @@ pub mod control;
 pub mod ctl;
 pub mod deadman;
 pub mod events;
+pub mod fix;
 pub mod http;
 pub mod journal;
 pub mod maintenance;

@@ -44,6 +44,9 @@ enum Command {
         /// Override journal.durability.
         #[arg(long, value_enum)]
         durability: Option<DurabilityArg>,
+        /// Override fix.port (when [fix] is configured).
+        #[arg(long)]
+        fix_port: Option<u16>,
     },
     /// Validate a configuration; exits non-zero and lists every problem if there is any.
     CheckConfig {
@@ -206,6 +209,7 @@ fn main() -> ExitCode {
             config,
             listen,
             durability,
+            fix_port,
         } => {
             let mut c = match load(&config) {
                 Ok(c) => c,
@@ -217,6 +221,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
                 c.gateway.http_listen = l;
+            }
+            if let (Some(p), Some(f)) = (fix_port, c.fix.as_mut()) {
+                f.port = p;
             }
             if let Some(d) = durability {
                 c.journal.durability = match d {

@@ -212,7 +212,9 @@ pub fn recover_with_signals(
                 expected = None;
                 return Ok(());
             }
-            Event::NewOrder(_) | Event::CancelOrder(_) => signals.replay_request(),
+            Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) => {
+                signals.replay_request()
+            }
             Event::Decision(d) => {
                 return match expected.take() {
                     Some((_, want)) if want == *d => Ok(()),
@@ -787,6 +789,7 @@ impl Sequencer {
             let cmd = match out {
                 Output::Submit(o) => VenueCommand::Submit(o),
                 Output::Cancel { order } => VenueCommand::Cancel { order },
+                Output::Replace(o) => VenueCommand::Replace(o),
                 Output::Price(p) => VenueCommand::Price(p),
             };
             // Admission control keeps room for one output per request, but one request can cause many (a kill

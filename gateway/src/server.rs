@@ -101,6 +101,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     let status = Arc::new(SharedStatus::default());
     let restore = sequencer::restore_commands(&engine, &catalog);
+    let fix_orders: Vec<bulwark_model::Order> = engine
+        .working_orders()
+        .filter(|o| o.ingress == bulwark_model::Ingress::Fix)
+        .copied()
+        .collect();
     let seq = Sequencer::new(
         journal,
         engine,
@@ -117,6 +122,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     .with_signals(signals);
     let feed = crate::sequencer::LiveFeed::new(FEED_BATCHES);
     let mut seq = seq.with_feed(feed.clone());
+    // The FIX responder's subscription starts before the sequencer does: no record falls between the
+    // recovered state and the feed.
+    let fix_feed = config.fix.as_ref().map(|_| feed.listen());
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
     let seq_thread = std::thread::Builder::new()
@@ -157,6 +165,18 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let journal_dir = config.journal_dir();
     let durability = config.journal.policy().name();
     let timer_tx = inbound_tx.clone();
+    let fix = match fix_feed {
+        Some(f) => crate::fix::start(
+            &config,
+            catalog.clone(),
+            inbound_tx.clone(),
+            f,
+            fix_orders,
+            runtime.handle(),
+            boot_ns / 1_000_000,
+        )?,
+        None => None,
+    };
     let maintenance: Vec<(i64, i64, String)> = config
         .maintenance
         .iter()
@@ -194,6 +214,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     crate::notify::notify("STOPPING=1");
+    if let Some(fix) = fix {
+        fix.stop();
+    }
     tracing::info!("shutting down: draining the sequencer and syncing the journal");
     // The ring may be momentarily full; the shutdown message must get through.
     let _ = inbound_tx.send_timeout(Inbound::Shutdown, Duration::from_secs(10));

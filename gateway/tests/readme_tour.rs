@@ -128,6 +128,8 @@ fn readme_tour_works_as_written() {
         dir.path().join("data").into_os_string(),
         "--listen".into(),
         "127.0.0.1:0".into(),
+        "--fix-port".into(),
+        common::free_port().to_string().into(),
     ];
     let gw = Gateway::try_start_args(&args, dir.path()).unwrap_or_else(|l| panic!("{l}"));
     run(&gw.base, &tour_steps);

@@ -102,16 +102,14 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
         }
         Event::CancelOrder(c) => {
             put_u32(out, c.account.0);
-            match c.target {
-                CancelTarget::ById(id) => {
-                    out.push(1);
-                    put_u64(out, id.0);
-                }
-                CancelTarget::ByClOrdId(cl) => {
-                    out.push(2);
-                    put_cl_ord_id(out, &cl);
-                }
-            }
+            put_target(out, &c.target);
+        }
+        Event::ReplaceOrder(c) => {
+            put_u32(out, c.account.0);
+            put_target(out, &c.target);
+            put_cl_ord_id(out, &c.cl_ord_id);
+            put_i64(out, c.qty.raw());
+            put_opt_px(out, c.limit_px);
         }
         Event::Decision(d) => {
             put_u64(out, d.order.0);
@@ -240,12 +238,22 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
         }),
         EventKind::CancelOrder => {
             let account = AccountId(r.u32()?);
-            let target = match r.u8()? {
-                1 => CancelTarget::ById(OrderId(r.u64()?)),
-                2 => CancelTarget::ByClOrdId(r.cl_ord_id()?),
-                _ => return Err(CodecError::Invalid("cancel target")),
-            };
+            let target = read_target(&mut r)?;
             Event::CancelOrder(CancelOrder { account, target })
+        }
+        EventKind::ReplaceOrder => {
+            let account = AccountId(r.u32()?);
+            let target = read_target(&mut r)?;
+            let cl_ord_id = r.cl_ord_id()?;
+            let qty = Qty::from_raw(r.i64()?);
+            let limit_px = read_opt_px(&mut r)?;
+            Event::ReplaceOrder(ReplaceOrder {
+                account,
+                target,
+                cl_ord_id,
+                qty,
+                limit_px,
+            })
         }
         EventKind::Decision => {
             let order = OrderId(r.u64()?);
@@ -369,16 +377,7 @@ fn put_new_order<S: Sink>(out: &mut S, o: &NewOrder) {
     put_u32(out, o.symbol.0);
     out.extend_from_slice(&[o.side as u8, o.ord_type as u8, o.tif as u8, o.ingress as u8]);
     put_i64(out, o.qty.raw());
-    match o.limit_px {
-        Some(px) => {
-            out.push(1);
-            put_i64(out, px.raw());
-        }
-        None => {
-            out.push(0);
-            put_i64(out, 0);
-        }
-    }
+    put_opt_px(out, o.limit_px);
     out.push(u8::from(o.ext_hours));
     put_cl_ord_id(out, &o.cl_ord_id);
 }
@@ -391,13 +390,7 @@ fn read_new_order(r: &mut Reader<'_>) -> Result<NewOrder, CodecError> {
     let tif = Tif::from_u8(r.u8()?).ok_or(CodecError::Invalid("tif"))?;
     let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
     let qty = Qty::from_raw(r.i64()?);
-    let has_px = r.u8()?;
-    let px = r.i64()?;
-    let limit_px = match (has_px, px) {
-        (0, 0) => None,
-        (1, px) => Some(Px::from_raw(px)),
-        _ => return Err(CodecError::Invalid("limit_px")),
-    };
+    let limit_px = read_opt_px(r)?;
     let ext_hours = match r.u8()? {
         0 => false,
         1 => true,
@@ -426,6 +419,50 @@ fn put_str<S: Sink>(out: &mut S, s: &str) {
     out.extend_from_slice(&(s.len() as u16).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
+fn put_opt_px<S: Sink>(out: &mut S, px: Option<Px>) {
+    match px {
+        Some(px) => {
+            out.push(1);
+            put_i64(out, px.raw());
+        }
+        None => {
+            out.push(0);
+            put_i64(out, 0);
+        }
+    }
+}
+
+fn put_target<S: Sink>(out: &mut S, target: &CancelTarget) {
+    match target {
+        CancelTarget::ById(id) => {
+            out.push(1);
+            put_u64(out, id.0);
+        }
+        CancelTarget::ByClOrdId(cl) => {
+            out.push(2);
+            put_cl_ord_id(out, cl);
+        }
+    }
+}
+
+fn read_opt_px(r: &mut Reader<'_>) -> Result<Option<Px>, CodecError> {
+    let has_px = r.u8()?;
+    let px = r.i64()?;
+    match (has_px, px) {
+        (0, 0) => Ok(None),
+        (1, px) => Ok(Some(Px::from_raw(px))),
+        _ => Err(CodecError::Invalid("limit_px")),
+    }
+}
+
+fn read_target(r: &mut Reader<'_>) -> Result<CancelTarget, CodecError> {
+    Ok(match r.u8()? {
+        1 => CancelTarget::ById(OrderId(r.u64()?)),
+        2 => CancelTarget::ByClOrdId(r.cl_ord_id()?),
+        _ => return Err(CodecError::Invalid("cancel target")),
+    })
+}
+
 fn put_cl_ord_id<S: Sink>(out: &mut S, id: &ClOrdId) {
     let s = id.as_str().as_bytes();
     out.push(s.len() as u8);
@@ -548,6 +585,26 @@ mod tests {
                     },
                 })
             });
+        let replace = (
+            any::<u32>(),
+            prop::option::of(any::<u64>()),
+            cl_ord_id(),
+            cl_ord_id(),
+            any::<i64>(),
+            prop::option::of(any::<i64>()),
+        )
+            .prop_map(|(a, id, cl, new_cl, qty, px)| {
+                Event::ReplaceOrder(ReplaceOrder {
+                    account: AccountId(a),
+                    target: match id {
+                        Some(id) => CancelTarget::ById(OrderId(id)),
+                        None => CancelTarget::ByClOrdId(cl),
+                    },
+                    cl_ord_id: new_cl,
+                    qty: Qty::from_raw(qty),
+                    limit_px: px.map(Px::from_raw),
+                })
+            });
         let decision = (any::<u64>(), prop::option::of(reject())).prop_map(|(o, r)| {
             Event::Decision(Decision {
                 order: OrderId(o),
@@ -610,6 +667,7 @@ mod tests {
             new_order,
             engine_order,
             cancel,
+            replace,
             decision,
             venue,
             boot,

@@ -68,6 +68,18 @@ pub struct CancelOrder {
     pub target: CancelTarget,
 }
 
+/// A request to change the quantity and limit price of a working order of `account` (FIX
+/// OrderCancelReplaceRequest). The order keeps its id, side, type and fills; `cl_ord_id` becomes its client
+/// order id. `qty` is the new total quantity (filled part included).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct ReplaceOrder {
+    pub account: AccountId,
+    pub target: CancelTarget,
+    pub cl_ord_id: ClOrdId,
+    pub qty: Qty,
+    pub limit_px: Option<Px>,
+}
+
 /// The outcome of checking a request.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -377,6 +389,7 @@ pub enum Event {
     Boot(Boot),
     NewOrder(NewOrder),
     CancelOrder(CancelOrder),
+    ReplaceOrder(ReplaceOrder),
     Decision(Decision),
     Venue(VenueReport),
     Price(PriceUpdate),
@@ -400,6 +413,7 @@ impl Event {
             Event::Boot(_) => EventKind::Boot,
             Event::NewOrder(_) => EventKind::NewOrder,
             Event::CancelOrder(_) => EventKind::CancelOrder,
+            Event::ReplaceOrder(_) => EventKind::ReplaceOrder,
             Event::Decision(_) => EventKind::Decision,
             Event::Venue(_) => EventKind::Venue,
             Event::Price(_) => EventKind::Price,
@@ -428,10 +442,11 @@ pub enum EventKind {
     Signal = 9,
     Audit = 10,
     EngineOrder = 11,
+    ReplaceOrder = 12,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         Self::Boot,
         Self::NewOrder,
         Self::CancelOrder,
@@ -443,6 +458,7 @@ impl EventKind {
         Self::Signal,
         Self::Audit,
         Self::EngineOrder,
+        Self::ReplaceOrder,
     ];
     pub fn from_u16(v: u16) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| *k as u16 == v)
@@ -460,6 +476,7 @@ impl EventKind {
             Self::Signal => "signal",
             Self::Audit => "audit",
             Self::EngineOrder => "engine_order",
+            Self::ReplaceOrder => "replace_order",
         }
     }
 }

@@ -31,7 +31,11 @@ pub struct EngineLimits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
     Submit(Order),
-    Cancel { order: OrderId },
+    Cancel {
+        order: OrderId,
+    },
+    /// A working order's quantity, limit price and client order id changed (the order as it stands now).
+    Replace(Order),
     Price(PriceUpdate),
 }
 
@@ -607,6 +611,7 @@ impl Engine {
         match event {
             Event::NewOrder(o) => Some(self.apply_new_order(o, ts_ns, out)),
             Event::CancelOrder(c) => Some(self.apply_cancel(c, ts_ns, out)),
+            Event::ReplaceOrder(r) => Some(self.apply_replace(r, ts_ns, out)),
             Event::Venue(report) => {
                 self.apply_venue(report, ts_ns, out);
                 None
@@ -753,6 +758,108 @@ impl Engine {
         };
         let verdict = self.request_cancel(id, ts_ns, out);
         Decision { order: id, verdict }
+    }
+
+    /// A replace is checked as the order it would become: the whole pre-trade chain runs on its new leaves
+    /// quantity and price with the original's leaves taken out of the working totals (so raising 100 to 150
+    /// counts 150, not 250, against the position limit). Accepted, the order changes in place (same id,
+    /// side, type and fills) and the venue is told; rejected, it stays exactly as it was.
+    fn apply_replace(&mut self, r: &ReplaceOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
+        let target = match r.target {
+            CancelTarget::ById(id) => self
+                .order(id)
+                .filter(|o| o.account == r.account)
+                .map(|o| o.id),
+            CancelTarget::ByClOrdId(cl) => self.find_by_cl_ord_id(r.account, &cl),
+        };
+        let Some(id) = target else {
+            return Decision {
+                order: OrderId(0),
+                verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::UnknownOrder)),
+            };
+        };
+        let old = self.orders[(id.0 - 1) as usize];
+        let reject = |rule, reason| Decision {
+            order: id,
+            verdict: Verdict::Reject(Reject::plain(rule, reason)),
+        };
+        if !old.status.is_working() || old.status == OrderStatus::PendingCancel {
+            return reject(RuleId::Cancel, RejectReason::TooLateToCancel);
+        }
+        if r.qty.raw() <= old.cum_qty.raw() {
+            return Decision {
+                order: id,
+                verdict: Verdict::Reject(Reject::with(
+                    RuleId::Input,
+                    RejectReason::IncorrectQuantity,
+                    Measure::Qty,
+                    r.qty.raw(),
+                    old.cum_qty.raw(),
+                )),
+            };
+        }
+        let probe = NewOrder {
+            account: old.account,
+            symbol: old.symbol,
+            side: old.side,
+            ord_type: old.ord_type,
+            tif: old.tif,
+            qty: Qty::from_raw(r.qty.raw() - old.cum_qty.raw()),
+            limit_px: r.limit_px,
+            cl_ord_id: r.cl_ord_id,
+            ingress: old.ingress,
+            ext_hours: false,
+        };
+        let old_leaves = old.leaves_qty();
+        self.reduce_working(id, old_leaves, false);
+        let verdict = self.check_new_order(&probe, ts_ns, out);
+        if verdict != Verdict::Accept {
+            self.add_working(id, old_leaves);
+            return Decision { order: id, verdict };
+        }
+        if let Some(book) = self.books.get_mut(&(old.account, old.symbol)) {
+            book.wash.remove(&old);
+        }
+        self.cl_ord_index.remove(&(old.account, old.cl_ord_id));
+        self.cl_ord_index.insert((old.account, r.cl_ord_id), id);
+        let order = &mut self.orders[(id.0 - 1) as usize];
+        order.qty = r.qty;
+        order.limit_px = r.limit_px;
+        order.cl_ord_id = r.cl_ord_id;
+        order.updated_ts_ns = ts_ns;
+        let order = *order;
+        if let Some(px) = r.limit_px {
+            self.valuation_px[(id.0 - 1) as usize] = px;
+        }
+        self.add_working(id, probe.qty);
+        if let Some(book) = self.books.get_mut(&(order.account, order.symbol)) {
+            book.wash.add(&order);
+        }
+        out.push(Output::Replace(order));
+        Decision {
+            order: id,
+            verdict: Verdict::Accept,
+        }
+    }
+
+    /// Adds `qty` of a working order back to its book's working quantities (the inverse of
+    /// [`Engine::reduce_working`] without `finished`).
+    fn add_working(&mut self, id: OrderId, qty: Qty) {
+        let order = self.orders[(id.0 - 1) as usize];
+        let value = self.order_value(&order, qty);
+        let acct = &mut self.accounts[order.account.0 as usize];
+        acct.working_value = acct.working_value + value;
+        if order.side == Side::Buy {
+            acct.working_buy_value = acct.working_buy_value + value;
+        }
+        if let Some(book) = self.books.get_mut(&(order.account, order.symbol)) {
+            match order.side {
+                Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() + qty.raw()),
+                Side::Sell => {
+                    book.working_sell = Qty::from_raw(book.working_sell.raw() + qty.raw())
+                }
+            }
+        }
     }
 
     /// Cancels always pass the risk chain; only the order's own state can refuse.

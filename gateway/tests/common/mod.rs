@@ -2,6 +2,8 @@
 //! and kills it with SIGKILL or stops it with SIGTERM. Shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod fix;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -228,4 +230,12 @@ pub fn journal_count(dir: &Path, kind: &str) -> usize {
     let (ok, lines) = journal_tool("dump", dir);
     assert!(ok, "journal dump failed");
     lines.iter().filter(|l| l["kind"] == kind).count()
+}
+
+/// A TCP port free right now on 127.0.0.1 (for servers such as QuickFIX that cannot report an ephemeral one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
 }

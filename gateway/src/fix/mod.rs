@@ -1,0 +1,546 @@
+//! The FIX 4.2/4.4 acceptor for strategy processes, on QuickFIX (the `quickfix` crate). QuickFIX owns the
+//! sessions: logon only for the configured CompIDs, sequence numbers and sent messages in a file store under
+//! the data dir (so they survive restarts and resend requests get PossDup copies), heartbeats, test requests,
+//! checksums and body lengths. Its callbacks run on QuickFIX's threads (one per connection: the acceptor is
+//! the threaded one, which `callback_threads_are_per_session` proves, because the crate's flag was once
+//! reported inverted); they decode a message, try to put the request on the sequencer's ring (never
+//! blocking: a full ring is answered "busy"), and hand the reply channel to the [`responder`], which writes
+//! every ExecutionReport. The crate swallows panics in callbacks, so each callback runs under
+//! [`guard`], which logs and counts them instead of letting them vanish.
+
+pub mod responder;
+pub mod wire;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::sequencer::{FeedBatch, FeedListener, Inbound as SeqInbound, Query};
+use anyhow::Context;
+use bulwark_model::*;
+use quickfix::{
+    dictionary_item::*, Acceptor, Application, ApplicationCallback, ConnectionHandler, Dictionary,
+    FieldMap, FileMessageStoreFactory, FixSocketServerKind, LogCallback, LogFactory, Message,
+    MsgFromAdminError, MsgFromAppError, SessionId, SessionSettings,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use wire::{FixVersion, Out, Refusal, SessionScope};
+
+/// One configured session as the edge sees it at run time.
+#[derive(Debug)]
+pub struct SessionRt {
+    pub begin_string: String,
+    pub sender_comp_id: String,
+    pub target_comp_id: String,
+    pub scope: SessionScope,
+    pub cancel_on_disconnect: bool,
+    pub cancel_on_logout: bool,
+    /// The counterparty sent Logout (35=5) since it last logged on.
+    pub logout_received: AtomicBool,
+    pub logged_on: AtomicBool,
+}
+
+/// What the callbacks and the responder share.
+#[derive(Debug)]
+pub struct Shared {
+    pub sessions: Vec<SessionRt>,
+    by_comp: HashMap<(String, String, String), usize>,
+    pub catalog: Arc<Catalog>,
+    pub inbound: crossbeam_channel::Sender<SeqInbound>,
+    pub work: tokio::sync::mpsc::UnboundedSender<responder::Work>,
+    /// The gateway is stopping: a disconnect now is ours, not the client's, and cancels nothing.
+    pub stopping: AtomicBool,
+    /// Panics caught in QuickFIX callbacks.
+    pub callback_panics: AtomicU64,
+    /// The thread each session's callbacks ran on last (for the threading-mode test).
+    pub callback_threads: Mutex<HashMap<usize, std::thread::ThreadId>>,
+    exec_ids: AtomicU64,
+    boot_ms: i64,
+}
+
+impl Shared {
+    fn session_of(&self, id: &SessionId) -> Option<usize> {
+        let key = (
+            id.get_begin_string()?,
+            id.get_sender_comp_id()?,
+            id.get_target_comp_id()?,
+        );
+        self.by_comp.get(&key).copied()
+    }
+
+    /// A fresh ExecID, unique across restarts (boot time, then a counter).
+    pub fn exec_id(&self) -> String {
+        format!(
+            "{}-{}",
+            self.boot_ms,
+            self.exec_ids.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Sends `out` on session `i` (QuickFIX stores it, so it is resent after a gap even if the session is
+    /// down now). Returns whether QuickFIX took it.
+    pub fn send(&self, i: usize, out: &Out) -> bool {
+        let s = &self.sessions[i];
+        let Ok(id) = SessionId::try_new(&s.begin_string, &s.sender_comp_id, &s.target_comp_id, "")
+        else {
+            return false;
+        };
+        let mut msg = Message::new();
+        let built = msg
+            .with_header_mut(|h| h.set_field(35, out.msg_type))
+            .is_ok()
+            && out
+                .fields
+                .iter()
+                .all(|(t, v)| msg.set_field(*t, v.as_str()).is_ok());
+        if !built {
+            tracing::error!(
+                "could not build FIX {} for {}",
+                out.msg_type,
+                s.target_comp_id
+            );
+            return false;
+        }
+        match quickfix::send_to_target(msg, &id) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "FIX send of {} to {} failed: {e:?}",
+                    out.msg_type,
+                    s.target_comp_id
+                );
+                false
+            }
+        }
+    }
+
+    /// Which session owns `account` (an account belongs to at most one).
+    pub fn session_of_account(&self, account: AccountId) -> Option<usize> {
+        self.sessions
+            .iter()
+            .position(|s| s.scope.accounts.contains(&account))
+    }
+}
+
+/// Runs `f`, turning a panic into a logged, counted error and `fallback` (the crate would swallow it).
+pub fn guard<T>(shared: &Shared, what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(p) => {
+            shared.callback_panics.fetch_add(1, Ordering::Relaxed);
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("BUG: the FIX {what} callback panicked: {msg}");
+            fallback
+        }
+    }
+}
+
+/// The QuickFIX application: decodes, validates and enqueues.
+#[derive(Debug)]
+struct App(Arc<Shared>);
+
+impl App {
+    fn note_thread(&self, i: usize) {
+        if let Ok(mut m) = self.0.callback_threads.lock() {
+            m.insert(i, std::thread::current().id());
+        }
+    }
+
+    fn on_app(&self, i: usize, msg: &Message) {
+        let s = &self.0;
+        let inbound = read_inbound(msg);
+        let scope = &s.sessions[i].scope;
+        match wire::decode(&inbound, scope, &s.catalog) {
+            Err(Refusal::Unsupported) => {
+                s.send(
+                    i,
+                    &wire::business_reject(inbound.seq_num, &inbound.msg_type, inbound.get(11)),
+                );
+            }
+            Err(Refusal::Session { tag, reason, text }) => {
+                s.send(
+                    i,
+                    &wire::session_reject(inbound.seq_num, &inbound.msg_type, tag, reason, &text),
+                );
+            }
+            Err(Refusal::Order(reject, text)) => {
+                let _ = s.work.send(responder::Work::Refused {
+                    session: i,
+                    inbound,
+                    reject,
+                    text,
+                });
+            }
+            Err(Refusal::CancelReject(reject, text)) => {
+                let _ = s.work.send(responder::Work::Refused {
+                    session: i,
+                    inbound,
+                    reject,
+                    text,
+                });
+            }
+            Ok(wire::Request::Status { account, target }) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let q = SeqInbound::Query(Query::Order {
+                    account: Some(account),
+                    target: CancelTarget::ByClOrdId(target),
+                    reply: tx,
+                });
+                let _ = s.work.send(responder::Work::Status {
+                    session: i,
+                    inbound,
+                    rx,
+                });
+                // A full ring drops the query; the responder then answers from its own table.
+                let _ = s.inbound.try_send(q);
+            }
+            Ok(req) => {
+                let event = match req {
+                    wire::Request::New(o) => Event::NewOrder(o),
+                    wire::Request::Cancel(c) => Event::CancelOrder(c),
+                    wire::Request::Replace(r) => Event::ReplaceOrder(r),
+                    wire::Request::Status { .. } => unreachable!("handled above"),
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                // The responder learns of the request before the sequencer can answer it.
+                let _ = s.work.send(responder::Work::Request {
+                    session: i,
+                    inbound,
+                    event: event.clone(),
+                    rx,
+                });
+                let msg = SeqInbound::Request {
+                    ts_ns: crate::http::now_ns(),
+                    event,
+                    reply: Some(tx),
+                };
+                if let Err(e) = s.inbound.try_send(msg) {
+                    // Full or closed: answer busy (the reply sender dropped with the message tells the
+                    // responder).
+                    drop(e);
+                }
+            }
+        }
+    }
+}
+
+/// The body fields, type and sequence number of a QuickFIX message.
+fn read_inbound(msg: &Message) -> wire::Inbound {
+    let msg_type = msg.with_header(|h| h.get_field(35)).unwrap_or_default();
+    let seq_num = msg
+        .with_header(|h| h.get_field(34))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Without a data dictionary QuickFIX keeps every body field; read the ones the gateway knows.
+    const TAGS: [i32; 13] = [1, 11, 21, 38, 40, 41, 44, 54, 55, 59, 60, 790, 99];
+    let fields = TAGS
+        .iter()
+        .filter_map(|t| msg.get_field(*t).map(|v| (*t, v)))
+        .collect();
+    wire::Inbound {
+        msg_type,
+        seq_num,
+        fields,
+    }
+}
+
+impl ApplicationCallback for App {
+    fn on_create(&self, _session: &SessionId) {}
+
+    fn on_logon(&self, session: &SessionId) {
+        guard(&self.0, "logon", (), || {
+            if let Some(i) = self.0.session_of(session) {
+                self.note_thread(i);
+                let s = &self.0.sessions[i];
+                s.logout_received.store(false, Ordering::SeqCst);
+                s.logged_on.store(true, Ordering::SeqCst);
+                tracing::info!(
+                    "FIX session {}:{}->{} logged on",
+                    s.begin_string,
+                    s.target_comp_id,
+                    s.sender_comp_id
+                );
+            }
+        })
+    }
+
+    fn on_logout(&self, session: &SessionId) {
+        guard(&self.0, "logout", (), || {
+            let Some(i) = self.0.session_of(session) else {
+                return;
+            };
+            let s = &self.0.sessions[i];
+            // QuickFIX calls this also for a connection that never completed logon.
+            if !s.logged_on.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            let clean = s.logout_received.load(Ordering::SeqCst);
+            let stopping = self.0.stopping.load(Ordering::SeqCst);
+            tracing::info!(
+                "FIX session {}:{}->{} {}",
+                s.begin_string,
+                s.target_comp_id,
+                s.sender_comp_id,
+                if clean {
+                    "logged out"
+                } else {
+                    "disconnected without Logout"
+                }
+            );
+            let cancel =
+                !stopping && ((!clean && s.cancel_on_disconnect) || (clean && s.cancel_on_logout));
+            if cancel {
+                let _ = self
+                    .0
+                    .work
+                    .send(responder::Work::CancelOnDisconnect { session: i });
+            }
+        })
+    }
+
+    fn on_msg_from_admin(
+        &self,
+        msg: &Message,
+        session: &SessionId,
+    ) -> Result<(), MsgFromAdminError> {
+        guard(&self.0, "from_admin", Ok(()), || {
+            if msg.with_header(|h| h.get_field(35)).as_deref() == Some("5") {
+                if let Some(i) = self.0.session_of(session) {
+                    self.0.sessions[i]
+                        .logout_received
+                        .store(true, Ordering::SeqCst);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn on_msg_from_app(&self, msg: &Message, session: &SessionId) -> Result<(), MsgFromAppError> {
+        guard(&self.0, "from_app", Ok(()), || {
+            if let Some(i) = self.0.session_of(session) {
+                self.note_thread(i);
+                self.on_app(i, msg);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// QuickFIX's log, into `tracing` (messages at debug when asked for, events at info).
+#[derive(Debug)]
+struct Log {
+    messages: bool,
+}
+
+impl LogCallback for Log {
+    fn on_incoming(&self, session: Option<&SessionId>, msg: &str) {
+        if self.messages {
+            tracing::debug!(target: "bulwark::fix", session = ?session.map(|s| s.to_repr()), "in  {}", msg.replace('\x01', "|"));
+        }
+    }
+    fn on_outgoing(&self, session: Option<&SessionId>, msg: &str) {
+        if self.messages {
+            tracing::debug!(target: "bulwark::fix", session = ?session.map(|s| s.to_repr()), "out {}", msg.replace('\x01', "|"));
+        }
+    }
+    fn on_event(&self, session: Option<&SessionId>, msg: &str) {
+        tracing::info!(target: "bulwark::fix", session = ?session.map(|s| s.to_repr()), "{msg}");
+    }
+}
+
+/// The running FIX edge.
+#[derive(Debug)]
+pub struct FixEdge {
+    pub shared: Arc<Shared>,
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FixEdge {
+    /// Stops the acceptor (sessions are logged out; nothing is canceled on our own stop).
+    pub fn stop(mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The QuickFIX settings for `config.fix`: one acceptor, every configured session, no data dictionary
+/// (validation in [`wire`]), a file store.
+fn settings(config: &Config) -> anyhow::Result<SessionSettings> {
+    let fix = config.fix.as_ref().context("no [fix] section")?;
+    let store = config.fix_store_dir();
+    std::fs::create_dir_all(&store)
+        .with_context(|| format!("cannot create the FIX store dir {}", store.display()))?;
+    let store_text = store.to_string_lossy().to_string();
+    let mut settings = SessionSettings::new();
+    let err = |e: quickfix::QuickFixError| anyhow::anyhow!("QuickFIX settings: {e:?}");
+    settings
+        .set(
+            None,
+            Dictionary::try_from_items(&[
+                &ConnectionType::Acceptor,
+                &SocketAcceptPort(fix.port),
+                &SocketReuseAddress(true),
+                &SocketNodelay(true),
+                // A 24-hour session: sequence numbers reset only when a client asks (141=Y).
+                &StartTime("00:00:00"),
+                &EndTime("00:00:00"),
+                &FileStorePath(&store_text),
+                &UseDataDictionary(false),
+                &ValidateLengthAndChecksum(true),
+                &ResetOnLogon(false),
+                &ResetOnLogout(false),
+                &ResetOnDisconnect(false),
+                &PersistMessages(true),
+            ])
+            .map_err(err)?,
+        )
+        .map_err(err)?;
+    for s in &fix.sessions {
+        let id = SessionId::try_new(&s.begin_string, &s.sender_comp_id, &s.target_comp_id, "")
+            .map_err(err)?;
+        settings.set(Some(&id), Dictionary::new()).map_err(err)?;
+    }
+    Ok(settings)
+}
+
+/// The session table from the config.
+pub fn sessions(config: &Config, catalog: &Catalog) -> Vec<SessionRt> {
+    let Some(fix) = &config.fix else {
+        return Vec::new();
+    };
+    fix.sessions
+        .iter()
+        .map(|s| SessionRt {
+            begin_string: s.begin_string.clone(),
+            sender_comp_id: s.sender_comp_id.clone(),
+            target_comp_id: s.target_comp_id.clone(),
+            scope: SessionScope {
+                version: FixVersion::from_begin_string(&s.begin_string)
+                    .unwrap_or(FixVersion::Fix44),
+                accounts: s
+                    .accounts
+                    .iter()
+                    .filter_map(|a| catalog.account(a))
+                    .collect(),
+            },
+            cancel_on_disconnect: s.cancel_on_disconnect,
+            cancel_on_logout: s.cancel_on_logout,
+            logout_received: AtomicBool::new(false),
+            logged_on: AtomicBool::new(false),
+        })
+        .collect()
+}
+
+/// Starts the FIX edge when `[fix]` is configured: the responder on `runtime` (it reads `feed`, subscribed
+/// before the sequencer started, and begins with `orders`, the FIX orders still working after recovery), then
+/// the acceptor on its own thread.
+pub fn start(
+    config: &Config,
+    catalog: Arc<Catalog>,
+    inbound: crossbeam_channel::Sender<SeqInbound>,
+    feed: (FeedListener, tokio::sync::broadcast::Receiver<FeedBatch>),
+    orders: Vec<Order>,
+    runtime: &tokio::runtime::Handle,
+    boot_ms: i64,
+) -> anyhow::Result<Option<FixEdge>> {
+    let Some(fix) = &config.fix else {
+        return Ok(None);
+    };
+    let sessions = sessions(config, &catalog);
+    let by_comp = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                (
+                    s.begin_string.clone(),
+                    s.sender_comp_id.clone(),
+                    s.target_comp_id.clone(),
+                ),
+                i,
+            )
+        })
+        .collect();
+    let (work_tx, work_rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        sessions,
+        by_comp,
+        catalog,
+        inbound,
+        work: work_tx,
+        stopping: AtomicBool::new(false),
+        callback_panics: AtomicU64::new(0),
+        callback_threads: Mutex::new(HashMap::new()),
+        exec_ids: AtomicU64::new(1),
+        boot_ms,
+    });
+    let (listener, live) = feed;
+    runtime.spawn(responder::run(
+        shared.clone(),
+        work_rx,
+        listener,
+        live,
+        orders,
+    ));
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+    let app_shared = shared.clone();
+    let log_messages = fix.log_messages;
+    let port = fix.port;
+    let store_dir = config.fix_store_dir();
+    let config = config.clone();
+    let thread = std::thread::Builder::new()
+        .name("fix-acceptor".into())
+        .spawn(move || {
+            let app = App(app_shared);
+            let log = Log {
+                messages: log_messages,
+            };
+            let run = || -> anyhow::Result<()> {
+                let err = |e: quickfix::QuickFixError| anyhow::anyhow!("QuickFIX: {e:?}");
+                let settings = settings(&config)?;
+                let store = FileMessageStoreFactory::try_new(&settings).map_err(err)?;
+                let log_factory = LogFactory::try_new(&log).map_err(err)?;
+                let application = Application::try_new(&app).map_err(err)?;
+                let mut acceptor = Acceptor::try_new(
+                    &settings,
+                    &application,
+                    &store,
+                    &log_factory,
+                    FixSocketServerKind::MultiThreaded,
+                )
+                .map_err(err)?;
+                acceptor.start().map_err(|e| {
+                    anyhow::anyhow!("cannot start the FIX acceptor on port {port}: {e:?}")
+                })?;
+                let _ = ready_tx.send(Ok(()));
+                let _ = stop_rx.recv();
+                acceptor.stop().map_err(err)?;
+                Ok(())
+            };
+            if let Err(e) = run() {
+                let _ = ready_tx.send(Err(e));
+            }
+        })?;
+    ready_rx
+        .recv()
+        .context("the FIX acceptor thread ended before it started")??;
+    tracing::info!(
+        "FIX acceptor listening on port {port} ({} sessions, store {})",
+        shared.sessions.len(),
+        store_dir.display()
+    );
+    Ok(Some(FixEdge {
+        shared,
+        stop: stop_tx,
+        thread: Some(thread),
+    }))
+}

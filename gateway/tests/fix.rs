@@ -1,0 +1,651 @@
+//! The FIX acceptor end to end: the real binary with QuickFIX sessions, a raw-socket FIX client (so tests
+//! own sequence numbers and can send malformed bytes). Spec vectors FX-1 to FX-9 and PT-10, restart with
+//! sequence numbers continuing and a resend request answered with PossDup copies, and malformed input.
+
+mod common;
+use common::fix::*;
+use common::*;
+use std::time::Duration;
+
+const GW: &str = "BULWARK";
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    fix_port: u16,
+    gw: Option<Gateway>,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let fix_port = free_port();
+        // XNYS with today (New York) as a holiday, for FX-3.
+        let cal_dir = dir.path().join("calendars");
+        std::fs::create_dir_all(&cal_dir).unwrap();
+        let today = utc_now()
+            .with_timezone(&chrono_tz::America::New_York)
+            .format("%Y-%m-%d")
+            .to_string();
+        let xnys = include_str!("../../config/calendars/XNYS.toml").replacen(
+            "holidays = [",
+            &format!("holidays = [\n  \"{today}\","),
+            1,
+        );
+        std::fs::write(cal_dir.join("XNYS.toml"), xnys).unwrap();
+        let config = dir.path().join("bulwark.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[gateway]
+data_dir = "{data}"
+http_listen = "127.0.0.1:0"
+reply_timeout_ms = 10000
+calendars_dir = "{cal}"
+
+[journal]
+durability = "sync"
+
+[limits.default]
+max_order_qty = 10000
+max_position = 10000
+max_notional_usd = 100000000
+reference_max_age_ms = 0
+throttle_orders_max = 0
+dup_window_ms = 0
+wash = false
+
+[[accounts]]
+name = "ACC1"
+initial_balance_usd = 100000000
+[[accounts]]
+name = "ACC2"
+initial_balance_usd = 100000000
+[[accounts]]
+name = "ACC3"
+initial_balance_usd = 100000000
+
+[[symbols]]
+name = "AAPL"
+calendar = "ALWAYS"
+[[symbols]]
+name = "SPY"
+calendar = "XNYS"
+
+[[tokens]]
+name = "risk"
+role = "risk_officer"
+token = "fix-test-risk-officer"
+
+[fix]
+port = {fix_port}
+log_messages = true
+
+[[fix.sessions]]
+begin_string = "FIX.4.4"
+sender_comp_id = "{GW}"
+target_comp_id = "CLI44"
+accounts = ["ACC1"]
+
+[[fix.sessions]]
+begin_string = "FIX.4.2"
+sender_comp_id = "{GW}"
+target_comp_id = "CLI42"
+accounts = ["ACC2"]
+
+[[fix.sessions]]
+begin_string = "FIX.4.4"
+sender_comp_id = "{GW}"
+target_comp_id = "OTHER"
+accounts = ["ACC3"]
+"#,
+                data = data.display(),
+                cal = cal_dir.display(),
+            ),
+        )
+        .unwrap();
+        let gw = Gateway::start(&config);
+        let mut rig = Rig {
+            _dir: dir,
+            config,
+            fix_port,
+            gw: Some(gw),
+        };
+        rig.price("AAPL", "190.00");
+        rig
+    }
+
+    fn gw(&self) -> &Gateway {
+        self.gw.as_ref().unwrap()
+    }
+
+    fn price(&mut self, symbol: &str, px: &str) {
+        let (status, body) = post(
+            &agent(),
+            &format!("{}/api/v1/prices", self.gw().base),
+            &format!(r#"{{"symbol":"{symbol}","price":"{px}"}}"#),
+        );
+        assert!(status < 300, "{status} {body}");
+    }
+
+    fn client(&self, begin: &str, me: &str) -> FixClient {
+        let mut c = FixClient::connect(self.fix_port, begin, me, GW);
+        c.logon(30);
+        c
+    }
+
+    fn orders(&self, account: &str) -> Vec<serde_json::Value> {
+        let (status, body) = get(
+            &agent(),
+            &format!("{}/api/v1/orders?account={account}", self.gw().base),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["orders"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn restart(&mut self) {
+        self.gw.take().unwrap().kill9();
+        self.gw = Some(Gateway::start(&self.config));
+    }
+}
+
+fn order(c: &mut FixClient, fields: &[(u32, String)]) -> Msg {
+    let seq = c.send("D", &refs(fields));
+    let cl = fields.iter().find(|(t, _)| *t == 11).unwrap().1.clone();
+    let _ = seq;
+    c.expect(
+        |m| m.msg_type() == "8" && m.get(11) == Some(cl.as_str()),
+        "ExecutionReport",
+    )
+}
+
+/// The highest MsgSeqNum received from the gateway.
+fn last_seq(c: &FixClient) -> u64 {
+    c.received
+        .iter()
+        .filter_map(|m| m.get(34)?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+fn assert_tags(m: &Msg, want: &[(u32, &str)]) {
+    for (t, v) in want {
+        assert_eq!(m.get(*t), Some(*v), "tag {t} in {}", m.text());
+    }
+}
+
+#[test]
+fn fx_1_fx_2_max_order_qty_rejects_as_execution_reports_in_fix_4_4_and_4_2() {
+    let rig = Rig::start();
+    let mut c44 = rig.client("FIX.4.4", "CLI44");
+    let er = order(
+        &mut c44,
+        &nos("ORD-1", "ACC1", "1", "20000", Some("190.00"), "0"),
+    );
+    assert_tags(
+        &er,
+        &[
+            (8, "FIX.4.4"),
+            (35, "8"),
+            (37, "NONE"),
+            (11, "ORD-1"),
+            (150, "8"),
+            (39, "8"),
+            (1, "ACC1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (38, "20000"),
+            (40, "2"),
+            (44, "190.00"),
+            (151, "0"),
+            (14, "0"),
+            (6, "0"),
+            (103, "3"),
+            (58, "RISK:PT-QTY:qty=20000>max=10000"),
+        ],
+    );
+    assert!(er.get(17).is_some_and(|x| !x.is_empty()));
+    assert_eq!(er.get(20), None, "4.4 has no ExecTransType");
+
+    let mut c42 = rig.client("FIX.4.2", "CLI42");
+    let mut f = nos("ORD-1", "ACC2", "1", "20000", Some("190.00"), "0");
+    f.push((21, "1".into()));
+    let er = order(&mut c42, &f);
+    assert_tags(
+        &er,
+        &[
+            (8, "FIX.4.2"),
+            (37, "NONE"),
+            (20, "0"),
+            (150, "8"),
+            (39, "8"),
+            (103, "3"),
+            (58, "RISK:PT-QTY:qty=20000>max=10000"),
+        ],
+    );
+}
+
+#[test]
+fn accepted_orders_get_new_then_fill_reports_with_trade_in_4_4_and_fill_in_4_2() {
+    let mut rig = Rig::start();
+    let mut c44 = rig.client("FIX.4.4", "CLI44");
+    let er = order(
+        &mut c44,
+        &nos("B-1", "ACC1", "1", "100", Some("180.00"), "0"),
+    );
+    assert_tags(&er, &[(150, "0"), (39, "0"), (151, "100"), (14, "0")]);
+    let id = er.get(37).unwrap().to_string();
+    assert_ne!(id, "NONE");
+    let mut c42 = rig.client("FIX.4.2", "CLI42");
+    let mut f = nos("B-2", "ACC2", "1", "10", None, "0");
+    f.push((21, "1".into()));
+    c42.send("D", &refs(&f));
+    let new = c42.expect(|m| m.get(150) == Some("0"), "4.2 New");
+    assert_tags(&new, &[(20, "0"), (39, "0")]);
+    let fill = c42.expect(|m| m.get(150) == Some("2"), "4.2 Fill");
+    assert_tags(
+        &fill,
+        &[(39, "2"), (32, "10"), (14, "10"), (151, "0"), (20, "0")],
+    );
+    // The resting 4.4 buy fills when the price comes down to its limit: ExecType F (Trade).
+    rig.price("AAPL", "179.00");
+    let trade = c44.expect(|m| m.get(150) == Some("F"), "4.4 Trade");
+    assert_tags(
+        &trade,
+        &[
+            (37, id.as_str()),
+            (11, "B-1"),
+            (39, "2"),
+            (32, "100"),
+            (31, "179"),
+            (14, "100"),
+            (151, "0"),
+        ],
+    );
+}
+
+#[test]
+fn fx_3_an_order_on_an_exchange_holiday_is_rejected_naming_the_calendar() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let mut f = nos("H-1", "ACC1", "1", "10", Some("600.00"), "0");
+    f[2].1 = "SPY".into();
+    let er = order(&mut c, &f);
+    let today = utc_now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_tags(
+        &er,
+        &[
+            (150, "8"),
+            (39, "8"),
+            (103, "2"),
+            (58, format!("RISK:HOURS:XNYS closed {today}").as_str()),
+        ],
+    );
+}
+
+#[test]
+fn fx_4_cancel_of_an_unknown_order_gets_an_order_cancel_reject() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let t = sending_time();
+    c.send(
+        "F",
+        &[
+            (11, "C-9"),
+            (41, "UNKNOWN-7"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, &t),
+            (38, "100"),
+        ],
+    );
+    let r = c.expect(|m| m.msg_type() == "9", "OrderCancelReject");
+    assert_tags(
+        &r,
+        &[
+            (37, "NONE"),
+            (11, "C-9"),
+            (41, "UNKNOWN-7"),
+            (39, "8"),
+            (434, "1"),
+            (102, "1"),
+            (58, "Unknown order"),
+        ],
+    );
+}
+
+#[test]
+fn fx_5_a_replace_beyond_max_position_is_refused_and_the_order_stays_working() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(
+        &mut c,
+        &nos("W-1", "ACC1", "1", "3000", Some("180.00"), "0"),
+    );
+    assert_eq!(er.get(150), Some("0"));
+    let er = order(
+        &mut c,
+        &nos("ORD-2", "ACC1", "1", "6000", Some("180.00"), "0"),
+    );
+    assert_eq!(er.get(150), Some("0"));
+    let id = er.get(37).unwrap().to_string();
+    let t = sending_time();
+    let replace = |qty: &'static str, cl: &'static str| {
+        vec![
+            (11, cl.to_string()),
+            (41, "ORD-2".to_string()),
+            (1, "ACC1".to_string()),
+            (55, "AAPL".to_string()),
+            (54, "1".to_string()),
+            (60, t.clone()),
+            (38, qty.to_string()),
+            (40, "2".to_string()),
+            (44, "181.00".to_string()),
+        ]
+    };
+    c.send("G", &refs(&replace("8000", "ORD-2-R1")));
+    let r = c.expect(|m| m.msg_type() == "9", "OrderCancelReject");
+    assert_tags(
+        &r,
+        &[
+            (37, id.as_str()),
+            (11, "ORD-2-R1"),
+            (41, "ORD-2"),
+            (39, "0"),
+            (434, "2"),
+            (102, "2"),
+        ],
+    );
+    assert!(
+        r.get(58).unwrap().starts_with("RISK:PT-POS:"),
+        "{}",
+        r.text()
+    );
+    let orders = rig.orders("ACC1");
+    let ord2 = |orders: &[serde_json::Value]| {
+        orders
+            .iter()
+            .find(|o| o["order_id"].to_string() == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(ord2(&orders)["status"], "new", "{orders:?}");
+    assert_eq!(ord2(&orders)["qty"], "6000");
+    // Within the limit the replace is accepted: ExecType 5, same OrderID, new ClOrdID chained to the old.
+    c.send("G", &refs(&replace("6500", "ORD-2-R2")));
+    let r = c.expect(|m| m.get(150) == Some("5"), "Replaced");
+    assert_tags(
+        &r,
+        &[
+            (37, id.as_str()),
+            (11, "ORD-2-R2"),
+            (41, "ORD-2"),
+            (39, "0"),
+            (38, "6500"),
+            (151, "6500"),
+        ],
+    );
+    let orders = rig.orders("ACC1");
+    assert_eq!(ord2(&orders)["qty"], "6500");
+    assert_eq!(ord2(&orders)["client_order_id"], "ORD-2-R2");
+}
+
+#[test]
+fn fx_6_unsupported_message_type_gets_a_business_message_reject() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let seq = c.send("AB", &[(11, "ML-1"), (555, "0")]);
+    let r = c.expect(|m| m.msg_type() == "j", "BusinessMessageReject");
+    assert_tags(
+        &r,
+        &[
+            (45, seq.to_string().as_str()),
+            (372, "AB"),
+            (379, "ML-1"),
+            (380, "3"),
+            (58, "Unsupported message type"),
+        ],
+    );
+}
+
+#[test]
+fn fx_7_a_new_order_without_side_gets_a_session_reject() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let f: Vec<_> = nos("ORD-7", "ACC1", "1", "10", Some("190.00"), "0")
+        .into_iter()
+        .filter(|(t, _)| *t != 54)
+        .collect();
+    let seq = c.send("D", &refs(&f));
+    let r = c.expect(|m| m.msg_type() == "3", "Reject");
+    assert_tags(
+        &r,
+        &[
+            (45, seq.to_string().as_str()),
+            (371, "54"),
+            (372, "D"),
+            (373, "1"),
+        ],
+    );
+    assert!(rig.orders("ACC1").is_empty());
+}
+
+#[test]
+fn fx_8_kill_at_account_reports_unsolicited_cancels_then_rejects_new_orders() {
+    let rig = Rig::start();
+    let mut c44 = rig.client("FIX.4.4", "CLI44");
+    let mut c42 = rig.client("FIX.4.2", "CLI42");
+    for cl in ["K-1", "K-2"] {
+        let er = order(&mut c44, &nos(cl, "ACC1", "1", "10", Some("180.00"), "0"));
+        assert_eq!(er.get(150), Some("0"));
+        let mut f = nos(cl, "ACC2", "1", "10", Some("180.00"), "1");
+        f.push((21, "1".into()));
+        let er = order(&mut c42, &f);
+        assert_eq!(er.get(150), Some("0"));
+    }
+    for account in ["ACC1", "ACC2"] {
+        let mut resp = agent()
+            .post(&format!("{}/api/v1/kill", rig.gw().base))
+            .header("Authorization", "Bearer fix-test-risk-officer")
+            .content_type("application/json")
+            .send(&format!(
+                r#"{{"scope":"account","target":"{account}","mode":"cancel_all","reason":"FX-8"}}"#
+            ))
+            .unwrap();
+        assert!(
+            resp.status().as_u16() < 300,
+            "{}",
+            resp.body_mut().read_to_string().unwrap()
+        );
+    }
+    for (c, v42) in [(&mut c44, false), (&mut c42, true)] {
+        for cl in ["K-1", "K-2"] {
+            let r = c.expect(
+                |m| m.get(150) == Some("4") && m.get(11) == Some(cl),
+                "unsolicited cancel",
+            );
+            assert_tags(&r, &[(39, "4"), (151, "0"), (14, "0"), (58, "KILL_SWITCH")]);
+            assert_eq!(r.get(20), v42.then_some("0"));
+            assert_ne!(r.get(37), Some("NONE"));
+        }
+    }
+    let er = order(
+        &mut c44,
+        &nos("K-3", "ACC1", "1", "10", Some("180.00"), "0"),
+    );
+    assert_tags(&er, &[(150, "8"), (39, "8"), (103, "99")]);
+    assert!(
+        er.get(58).unwrap().starts_with("RISK:PT-KILL"),
+        "{}",
+        er.text()
+    );
+    let mut f = nos("K-3", "ACC2", "1", "10", Some("180.00"), "0");
+    f.push((21, "1".into()));
+    let er = order(&mut c42, &f);
+    assert_tags(&er, &[(150, "8"), (39, "8"), (103, "0")]);
+}
+
+#[test]
+fn fx_9_reusing_the_clordid_of_an_active_order_is_a_duplicate() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(&mut c, &nos("D-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    assert_eq!(er.get(150), Some("0"));
+    let er = order(&mut c, &nos("D-1", "ACC1", "1", "20", Some("181.00"), "0"));
+    assert_tags(&er, &[(150, "8"), (39, "8"), (103, "6")]);
+}
+
+#[test]
+fn pt_10_a_drop_cancels_working_day_orders_and_keeps_gtc_while_a_clean_logout_keeps_both() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    order(
+        &mut c,
+        &nos("DAY-1", "ACC1", "1", "10", Some("180.00"), "0"),
+    );
+    order(
+        &mut c,
+        &nos("GTC-1", "ACC1", "1", "10", Some("180.00"), "1"),
+    );
+    // Drop the TCP connection without a Logout.
+    let next = c.next_seq;
+    let seen = last_seq(&c);
+    drop(c);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = |cl: &str| -> String {
+        rig.orders("ACC1")
+            .iter()
+            .find(|o| o["client_order_id"] == cl)
+            .map(|o| o["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    while status("DAY-1") != "canceled" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(status("DAY-1"), "canceled");
+    assert_eq!(status("GTC-1"), "new");
+    // Reconnect: the cancel report sent while the session was down comes back on the resend.
+    let mut c = FixClient::connect(rig.fix_port, "FIX.4.4", "CLI44", GW);
+    c.next_seq = next;
+    c.logon(30);
+    // The gateway's Logon shows a gap: ask for what was sent meanwhile.
+    let from = (seen + 1).to_string();
+    c.send("2", &[(7, &from), (16, "0")]);
+    let r = c.expect(
+        |m| m.get(150) == Some("4") && m.get(11) == Some("DAY-1"),
+        "cancel-on-disconnect report",
+    );
+    assert_eq!(r.get(58), Some("CANCEL_ON_DISCONNECT"));
+    // A clean Logout cancels nothing.
+    order(
+        &mut c,
+        &nos("DAY-2", "ACC1", "1", "10", Some("180.00"), "0"),
+    );
+    c.send("5", &[]);
+    c.expect(|m| m.msg_type() == "5", "Logout answer");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status("DAY-2"), "new");
+    assert_eq!(status("GTC-1"), "new");
+}
+
+#[test]
+fn restart_mid_session_continues_sequence_numbers_and_answers_a_resend_with_possdup_copies() {
+    let mut rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(&mut c, &nos("R-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    assert_eq!(er.get(150), Some("0"));
+    let new_seq: u64 = er.get(34).unwrap().parse().unwrap();
+    let er2 = order(&mut c, &nos("R-2", "ACC1", "1", "10", Some("181.00"), "1"));
+    let last_gw_seq: u64 = er2.get(34).unwrap().parse().unwrap();
+    let next = c.next_seq;
+    drop(c);
+    rig.restart();
+    let mut c = FixClient::connect(rig.fix_port, "FIX.4.4", "CLI44", GW);
+    c.next_seq = next;
+    let logon = c.logon(30);
+    let logon_seq: u64 = logon.get(34).unwrap().parse().unwrap();
+    assert!(
+        logon_seq > last_gw_seq,
+        "gateway sequence numbers continue: {logon_seq} after {last_gw_seq}"
+    );
+    // Ask for everything again: application messages come back as PossDup copies.
+    c.send("2", &[(7, "1"), (16, "0")]);
+    let dup = c.expect(
+        |m| m.get(43) == Some("Y") && m.get(35) == Some("8") && m.get(11) == Some("R-1"),
+        "PossDup copy of R-1's report",
+    );
+    assert_eq!(dup.get(34), Some(new_seq.to_string().as_str()));
+    assert_eq!(dup.get(150), Some("0"));
+    assert!(dup.get(122).is_some(), "OrigSendingTime on a resend");
+    // Order state survived: the GTC order still works, the status request says so, and it fills after restart.
+    let t = sending_time();
+    c.send("H", &[(11, "R-2"), (55, "AAPL"), (54, "1"), (60, &t)]);
+    let st = c.expect(
+        |m| m.get(150) == Some("I") && m.get(11) == Some("R-2"),
+        "status",
+    );
+    assert_tags(&st, &[(39, "0"), (151, "10")]);
+    rig.price("AAPL", "181.00");
+    let fill = c.expect(
+        |m| m.get(150) == Some("F") && m.get(11) == Some("R-2"),
+        "fill after restart",
+    );
+    assert_tags(&fill, &[(39, "2"), (14, "10")]);
+}
+
+#[test]
+fn malformed_input_gets_a_session_answer_or_a_disconnect_and_other_sessions_keep_trading() {
+    let rig = Rig::start();
+    let mut other = rig.client("FIX.4.4", "OTHER");
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    // Garbage bytes between messages are skipped; the session goes on.
+    c.send_raw(b"\x00\xffgarbage\x01\x01not fix at all");
+    // A bad checksum: the message is dropped (not processed, no answer), the session goes on.
+    let t = sending_time();
+    let body = format!("35=D\x0149=CLI44\x0156={GW}\x0134={}\x0152={t}\x0111=BAD-SUM\x011=ACC1\x0155=AAPL\x0154=1\x0160={t}\x0138=10\x0140=1\x01", c.next_seq);
+    let mut bytes = frame("FIX.4.4", &body);
+    let n = bytes.len();
+    bytes[n - 2] = if bytes[n - 2] == b'0' { b'1' } else { b'0' };
+    c.send_raw(&bytes);
+    // Missing required tags: a session Reject naming the first (FX-7 covers tag 54).
+    let seq = c.send("D", &[(11, "NO-TAGS")]);
+    let r = c.expect(|m| m.msg_type() == "3", "Reject for missing tags");
+    assert_tags(
+        &r,
+        &[(45, seq.to_string().as_str()), (373, "1"), (371, "55")],
+    );
+    assert!(rig.orders("ACC1").is_empty(), "nothing was ordered");
+    // A 100 KB message: QuickFIX reads it; the text is not a field the gateway keeps, the order is checked.
+    let big = "X".repeat(100 * 1024);
+    let mut f = nos("BIG-1", "ACC1", "1", "10", Some("180.00"), "0");
+    f.push((58, big));
+    let er = order(&mut c, &f);
+    assert_eq!(er.get(150), Some("0"), "{}", er.text());
+    // A wrong BodyLength: QuickFIX cannot frame the stream and drops the connection.
+    let body = format!(
+        "35=0\x0149=CLI44\x0156={GW}\x0134={}\x0152={}\x01",
+        c.next_seq,
+        sending_time()
+    );
+    let wrong = format!("8=FIX.4.4\x019={}\x01{body}10=000\x01", body.len() + 40);
+    c.send_raw(wrong.as_bytes());
+    c.send_raw(&frame("FIX.4.4", "35=0\x01"));
+    let _ = c.closed_within(Duration::from_secs(3));
+    // An unknown CompID never gets a session: the connection is closed without a Logon.
+    let mut stranger = FixClient::connect(rig.fix_port, "FIX.4.4", "NOBODY", GW);
+    stranger.send("A", &[(98, "0"), (108, "30")]);
+    assert!(
+        stranger.closed_within(Duration::from_secs(10)),
+        "unknown CompID not disconnected"
+    );
+    assert!(stranger.received.iter().all(|m| m.msg_type() != "A"));
+    // Meanwhile the other session trades on.
+    let er = order(&mut other, &nos("OK-1", "ACC3", "1", "10", None, "0"));
+    assert_eq!(er.get(150), Some("0"));
+    other.expect(|m| m.get(150) == Some("F"), "fill on the other session");
+}
