@@ -142,3 +142,21 @@ impl SequencerRig {
         self.handle.join().expect("sequencer thread")
     }
 }
+
+/// Runs the gateway in this process on the config at `config_path` (the benches' server mode, so the server
+/// is the same code as the `bulwark` binary and can be pinned and profiled on its own).
+pub fn serve_gateway(config_path: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = bulwark_gateway::config::load(Some(std::path::Path::new(config_path)))
+        .unwrap_or_else(|e| panic!("bench config: {e}"));
+    if let Err(e) = bulwark_gateway::server::run(config) {
+        eprintln!("gateway failed: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -117,22 +117,6 @@ fn spawn_server(args: &[&str], wrap_env: Option<&str>) -> (Child, SocketAddr) {
     (child, addr)
 }
 
-fn serve_gateway(config_path: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let config = bulwark_gateway::config::load(Some(std::path::Path::new(config_path)))
-        .unwrap_or_else(|e| panic!("bench config: {e}"));
-    if let Err(e) = bulwark_gateway::server::run(config) {
-        eprintln!("gateway failed: {e:#}");
-        std::process::exit(1);
-    }
-}
-
 fn serve_baseline(body_bytes: usize) {
     use axum::routing::post;
     let body: &'static str = Box::leak(
@@ -172,7 +156,7 @@ fn serve_baseline(body_bytes: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--serve-gateway") => return serve_gateway(&args[2]),
+        Some("--serve-gateway") => return bulwark_bench::serve_gateway(&args[2]),
         Some("--serve-baseline") => return serve_baseline(args[2].parse().expect("bytes")),
         _ => {}
     }

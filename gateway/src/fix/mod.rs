@@ -544,3 +544,85 @@ pub fn start(
         thread: Some(thread),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn frame(body: &str) -> Vec<u8> {
+        let head = format!("8=FIX.4.4\x019={}\x01", body.len());
+        let mut out = format!("{head}{body}").into_bytes();
+        let sum = out.iter().fold(0u32, |a, b| a + u32::from(*b)) as u8;
+        out.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        out
+    }
+
+    fn logon(port: u16, me: &str) -> std::net::TcpStream {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let ns = crate::http::now_ns();
+        let t = chrono::DateTime::from_timestamp_nanos(ns).format("%Y%m%d-%H:%M:%S%.3f");
+        let body = format!("35=A\x0149={me}\x0156=GW\x0134=1\x0152={t}\x0198=0\x01108=30\x01");
+        s.write_all(&frame(&body)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("35=A\x01"));
+        s
+    }
+
+    /// The crate's single/multi-threaded flag was reported inverted: check that `MultiThreaded` really gives
+    /// QuickFIX's threaded acceptor (each connection's callbacks on a thread of its own), and that a panic in
+    /// a callback is caught, logged and counted by the guard.
+    #[test]
+    fn callback_threads_are_per_session_and_panics_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = format!(
+            "[gateway]\ndata_dir = \"{}\"\n[[accounts]]\nname = \"A\"\n[[accounts]]\nname = \"B\"\n\
+             [[symbols]]\nname = \"AAPL\"\n[fix]\nport = {port}\n\
+             [[fix.sessions]]\nbegin_string = \"FIX.4.4\"\nsender_comp_id = \"GW\"\ntarget_comp_id = \"C1\"\naccounts = [\"A\"]\n\
+             [[fix.sessions]]\nbegin_string = \"FIX.4.4\"\nsender_comp_id = \"GW\"\ntarget_comp_id = \"C2\"\naccounts = [\"B\"]\n",
+            dir.path().display()
+        );
+        let config = crate::config::load_str("test.toml", &text).expect("config");
+        let catalog = Arc::new(Catalog::from_config(&config));
+        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let feed = crate::sequencer::LiveFeed::new(16);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let edge = start(
+            &config,
+            catalog,
+            tx,
+            feed.listen(),
+            Vec::new(),
+            rt.handle(),
+            0,
+        )
+        .expect("start")
+        .expect("fix configured");
+        let _c1 = logon(port, "C1");
+        let _c2 = logon(port, "C2");
+        let threads = edge.shared.callback_threads.lock().unwrap().clone();
+        assert_eq!(threads.len(), 2, "{threads:?}");
+        assert_ne!(threads[&0], threads[&1], "one thread per connection");
+        assert!(!threads.values().any(|t| *t == std::thread::current().id()));
+
+        let before = edge.shared.callback_panics.load(Ordering::Relaxed);
+        let v = guard(&edge.shared, "test", 7, || -> i32 { panic!("boom") });
+        assert_eq!(v, 7);
+        assert_eq!(
+            edge.shared.callback_panics.load(Ordering::Relaxed),
+            before + 1
+        );
+        edge.stop();
+    }
+}

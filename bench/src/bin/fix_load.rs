@@ -1,0 +1,390 @@
+//! FIX under open-loop load: a client sends NewOrderSingle (limit, FIX 4.4) at a fixed rate (1k, 5k, 10k
+//! orders/s) and measures NewOrderSingle -> first ExecutionReport for that ClOrdID from the *intended* send
+//! time (a late send counts its lateness: no coordinated omission). Against, in the same run:
+//! - the baseline: QuickFIX's own executor example (Debian `libquickfix-doc` sources, built against
+//!   `libquickfix-dev`), which answers every order at once with a fill, no risk and no journal;
+//! - the gateway: ER(New) after the risk chain, the journal (durability as given) and the paper venue's ack.
+//!
+//! Each server is a child process pinned to core 0 (`taskset`), started fresh for every rate; the client's
+//! writer and reader run on core 1. Usage: `fix_load [seconds_per_rate] [durability]` (default 5, sync).
+
+use bulwark_bench::{histogram, machine};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RATES: [u64; 3] = [1_000, 5_000, 10_000];
+const SOH: char = '\x01';
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("ephemeral port")
+}
+
+fn pin(core: u32) {
+    let _ = Command::new("taskset")
+        .args(["-cp", &core.to_string(), &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// Builds QuickFIX's executor example from Debian's sources (installing the packages if missing and root).
+fn build_executor(out: &Path) -> PathBuf {
+    let exe = out.join("executor");
+    if exe.exists() {
+        return exe;
+    }
+    let src = Path::new("/usr/share/doc/libquickfix-doc/examples/executor/C++");
+    if !src.exists() || !Path::new("/usr/include/quickfix/Session.h").exists() {
+        let ok = Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "libquickfix-dev",
+                "libquickfix-doc",
+                "g++",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "install libquickfix-dev and libquickfix-doc (apt-get install -y libquickfix-dev libquickfix-doc)"
+        );
+    }
+    std::fs::create_dir_all(out).unwrap();
+    for f in ["executor.cpp", "Application.h"] {
+        std::fs::copy(src.join(f), out.join(f)).unwrap();
+    }
+    let app = Command::new("zcat")
+        .arg(src.join("Application.cpp.gz"))
+        .output()
+        .expect("zcat");
+    std::fs::write(out.join("Application.cpp"), app.stdout).unwrap();
+    std::fs::write(out.join("config.h"), "").unwrap();
+    // The 1.15 headers use dynamic exception specifications, which C++17 removed.
+    let ok = Command::new("g++")
+        .current_dir(out)
+        .args([
+            "-O2",
+            "-std=c++11",
+            "-w",
+            "-I.",
+            "executor.cpp",
+            "Application.cpp",
+            "-o",
+            "executor",
+            "-lquickfix",
+            "-lpthread",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "building the QuickFIX executor failed");
+    exe
+}
+
+fn start_executor(exe: &Path, dir: &Path, port: u16) -> Child {
+    let cfg = dir.join("executor.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort={port}\nSocketReuseAddress=Y\nSocketNodelay=Y\n\
+             StartTime=00:00:00\nEndTime=00:00:00\nFileStorePath={}\nUseDataDictionary=N\n\
+             ScreenLogShowIncoming=N\nScreenLogShowOutgoing=N\nScreenLogShowEvents=N\n\n\
+             [SESSION]\nBeginString=FIX.4.4\nSenderCompID=EXECUTOR\nTargetCompID=BENCH\n",
+            dir.join("store").display()
+        ),
+    )
+    .unwrap();
+    Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(exe)
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn executor")
+}
+
+fn start_gateway(dir: &Path, port: u16, durability: &str) -> (Child, String) {
+    let cfg = dir.join("bulwark.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[gateway]
+data_dir = "{}"
+http_listen = "127.0.0.1:0"
+tokio_worker_threads = 1
+# Every server thread shares core 0 here: a spinning sequencer would steal it from QuickFIX.
+idle_spin_us = 0
+[journal]
+durability = "{durability}"
+[limits.default]
+max_order_qty = 1000000
+max_position = 1000000000
+max_notional_usd = 1000000000
+reference_max_age_ms = 0
+throttle_orders_max = 0
+dup_window_ms = 0
+wash = false
+[[accounts]]
+name = "BENCH"
+initial_balance_usd = 1000000000
+[[symbols]]
+name = "AAPL"
+calendar = "ALWAYS"
+[fix]
+port = {port}
+[[fix.sessions]]
+begin_string = "FIX.4.4"
+sender_comp_id = "BULWARK"
+target_comp_id = "BENCH"
+accounts = ["BENCH"]
+"#,
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let me = std::env::current_exe().unwrap();
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(me)
+        .arg("--serve-gateway")
+        .arg(&cfg)
+        .env("BULWARK_LOG", "warn,bulwark_gateway::server=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gateway");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            } else if !line.contains(" INFO ") {
+                eprintln!("gateway: {line}");
+            }
+        }
+    });
+    let http = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("gateway starts");
+    (child, http)
+}
+
+/// A reference price, so the collar has something to check against.
+fn post_price(http: &str) {
+    let body = r#"{"symbol":"AAPL","price":"190.00"}"#;
+    let mut s = TcpStream::connect(http).expect("gateway http");
+    write!(
+        s,
+        "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 2"), "price post: {out}");
+}
+
+fn frame(body: &str) -> Vec<u8> {
+    let head = format!("8=FIX.4.4{SOH}9={}{SOH}", body.len());
+    let mut out = format!("{head}{body}").into_bytes();
+    let sum = out.iter().fold(0u32, |a, b| a + u32::from(*b)) as u8;
+    out.extend_from_slice(format!("10={sum:03}{SOH}").as_bytes());
+    out
+}
+
+fn utc_stamp() -> String {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format("%Y%m%d-%H:%M:%S%.3f")
+        .to_string()
+}
+
+struct RunResult {
+    hist: hdrhistogram::Histogram<u64>,
+    sent: u64,
+    answered: u64,
+    errors: u64,
+}
+
+/// One open-loop run against a server on `port` whose CompID is `server`.
+fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("connect {port}: {e}"),
+        }
+    };
+    s.set_nodelay(true).unwrap();
+    let header =
+        |seq: u64, t: &str| format!("49=BENCH{SOH}56={server}{SOH}34={seq}{SOH}52={t}{SOH}");
+    let logon = format!("35=A{SOH}{}98=0{SOH}108=30{SOH}", header(1, &utc_stamp()));
+    s.write_all(&frame(&logon)).unwrap();
+    let mut reader = s.try_clone().unwrap();
+    // Wait for the Logon answer.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while !String::from_utf8_lossy(&buf).contains("35=A\x01") {
+        let n = reader.read(&mut chunk).expect("logon answer");
+        assert!(n > 0, "server closed during logon");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.clear();
+    let n = rate * seconds;
+    let period_ns = 1_000_000_000 / rate;
+    let start = Instant::now() + Duration::from_millis(100);
+    let answered = Arc::new(AtomicU64::new(0));
+    let answered2 = answered.clone();
+    let reader_thread = std::thread::spawn(move || {
+        let mut hist = histogram();
+        let mut seen = vec![false; n as usize];
+        let mut errors = 0u64;
+        let mut pending = String::new();
+        reader
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = 0u64;
+        while got < n {
+            let k = match reader.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => k,
+            };
+            let now = Instant::now();
+            pending.push_str(&String::from_utf8_lossy(&chunk[..k]));
+            while let Some(end) = pending
+                .find("\x0110=")
+                .and_then(|i| pending[i + 4..].find(SOH).map(|j| i + 4 + j + 1))
+            {
+                let msg: String = pending.drain(..end).collect();
+                if !msg.contains("\x0135=8\x01") {
+                    continue;
+                }
+                let Some(id) = msg
+                    .split(SOH)
+                    .find_map(|f| f.strip_prefix("11="))
+                    .and_then(|v| v.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                if id >= n || seen[id as usize] {
+                    continue;
+                }
+                seen[id as usize] = true;
+                got += 1;
+                if msg.contains("\x01150=8\x01") {
+                    errors += 1;
+                }
+                let intended = start + Duration::from_nanos(id * period_ns);
+                hist.record(now.saturating_duration_since(intended).as_nanos().max(1) as u64)
+                    .ok();
+                answered2.store(got, Ordering::Relaxed);
+            }
+        }
+        (hist, errors)
+    });
+    for i in 0..n {
+        let intended = start + Duration::from_nanos(i * period_ns);
+        let now = Instant::now();
+        if intended > now {
+            let wait = intended - now;
+            if wait > Duration::from_micros(200) {
+                std::thread::sleep(wait - Duration::from_micros(100));
+            }
+            bulwark_bench::spin_until(intended);
+        }
+        let t = utc_stamp();
+        let body = format!(
+            "35=D{SOH}{}11={i}{SOH}1=BENCH{SOH}55=AAPL{SOH}54=1{SOH}60={t}{SOH}38=1{SOH}40=2{SOH}44=1.00{SOH}59=0{SOH}",
+            header(i + 2, &t)
+        );
+        if s.write_all(&frame(&body)).is_err() {
+            break;
+        }
+    }
+    let (hist, errors) = reader_thread.join().unwrap();
+    let answered = answered.load(Ordering::Relaxed);
+    RunResult {
+        hist,
+        sent: n,
+        answered,
+        errors: errors + (n - answered),
+    }
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1000.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--serve-gateway") {
+        return bulwark_bench::serve_gateway(&args[2]);
+    }
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let durability = args.get(2).cloned().unwrap_or_else(|| "sync".into());
+    let machine = machine();
+    pin(1);
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let exe = build_executor(&Path::new(&target).join("bench-quickfix-executor"));
+    println!("# fix_load: {machine}");
+    println!(
+        "open loop, {seconds} s per rate, limit NewOrderSingle FIX 4.4 -> first ExecutionReport, gateway durability `{durability}`; servers pinned to core 0, client on core 1\n"
+    );
+    println!("| rate/s | server | sent | answered | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    for rate in RATES {
+        let mut p50 = [0u64; 2];
+        for (k, name) in ["quickfix-executor", "bulwark"].iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let (mut child, server) = if k == 0 {
+                (start_executor(&exe, dir.path(), port), "EXECUTOR")
+            } else {
+                let (c, http) = start_gateway(dir.path(), port, &durability);
+                post_price(&http);
+                (c, "BULWARK")
+            };
+            let r = run(port, server, rate, seconds);
+            let _ = child.kill();
+            let _ = child.wait();
+            let h = &r.hist;
+            p50[k] = h.value_at_quantile(0.5);
+            println!(
+                "| {rate} | {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.sent,
+                r.answered,
+                r.errors,
+                us(h.value_at_quantile(0.5)),
+                us(h.value_at_quantile(0.9)),
+                us(h.value_at_quantile(0.99)),
+                us(h.value_at_quantile(0.999)),
+                us(h.max())
+            );
+        }
+        ratios.push((rate, p50[1] as f64 / p50[0].max(1) as f64));
+    }
+    println!();
+    for (rate, r) in ratios {
+        println!("p50 ratio bulwark / quickfix-executor at {rate}/s: {r:.2}x");
+    }
+}
