@@ -160,3 +160,28 @@ pub fn serve_gateway(config_path: &str) {
         std::process::exit(1);
     }
 }
+
+/// Waits (up to 60 s) for a server child started with piped stderr to log `listening on http://ADDR`, and
+/// returns ADDR; its other non-INFO log lines are echoed with `name` in front.
+pub fn listen_address(child: &mut std::process::Child, name: &'static str) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            } else if !line.contains(" INFO ") {
+                eprintln!("{name}: {line}");
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("server starts")
+}

@@ -9,7 +9,7 @@
 //! writer and reader run on core 1. Usage: `fix_load [seconds_per_rate] [durability]` (default 5, sync).
 
 use bulwark_bench::{histogram, machine};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -164,23 +164,7 @@ accounts = ["BENCH"]
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn gateway");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-            } else if !line.contains(" INFO ") {
-                eprintln!("gateway: {line}");
-            }
-        }
-    });
-    let http = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("gateway starts");
+    let http = bulwark_bench::listen_address(&mut child, "gateway");
     (child, http)
 }
 

@@ -11,7 +11,6 @@
 
 use bulwark_bench::http_load::{self, post_request};
 use bulwark_bench::{machine, row, HEADER};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -95,23 +94,7 @@ fn spawn_server(args: &[&str], wrap_env: Option<&str>) -> (Child, SocketAddr) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn server");
-    let stderr = child.stderr.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-            } else if !line.contains(" INFO ") {
-                eprintln!("server: {line}");
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server starts")
+    let addr = bulwark_bench::listen_address(&mut child, "server")
         .parse()
         .expect("address");
     (child, addr)
