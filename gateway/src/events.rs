@@ -216,9 +216,24 @@ pub struct EventsParams {
 
 /// Scans the journal for the items after `after` (blocking: run it off the I/O threads).
 fn history(dir: &std::path::Path, feed: &mut Feed, after: u64) -> Result<(Vec<Item>, u64), String> {
+    scan_range(dir, feed, 0, u64::MAX, after)
+}
+
+/// Feeds the journal's records with `from < seq < to` to `feed` and returns the items after `after`, and the
+/// last sequence number read.
+fn scan_range(
+    dir: &std::path::Path,
+    feed: &mut Feed,
+    from: u64,
+    to: u64,
+    after: u64,
+) -> Result<(Vec<Item>, u64), String> {
     let mut items = Vec::new();
-    let mut last = 0u64;
+    let mut last = from;
     crate::journal::format::scan(dir, |rec| {
+        if rec.seq <= from || rec.seq >= to {
+            return Ok(());
+        }
         last = rec.seq;
         let event = rec.decode().map_err(|e| e.to_string())?;
         if let Some(item) = feed.push(rec.seq, rec.ts_ns, event) {
@@ -304,6 +319,7 @@ pub async fn get_events(
             )
         })?;
         let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
+        let dir2 = s.journal_dir.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(1024);
         tokio::spawn(async move {
             let _listener = listener;
@@ -317,6 +333,31 @@ pub async fn get_events(
             loop {
                 match live.recv().await {
                     Ok(batch) => {
+                        // Records appended in the batch that was open when this client subscribed, before it
+                        // was counted, were neither collected for the feed nor committed when the journal was
+                        // scanned: read them from the journal now (they are committed by the time their
+                        // batch is published).
+                        if let Some((first, _, _)) = batch.first() {
+                            if *first > sent + 1 {
+                                let dir = dir2.clone();
+                                let (from, to) = (sent, *first);
+                                let gap = tokio::task::spawn_blocking(move || {
+                                    let r = scan_range(&dir, &mut feed, from, to, from);
+                                    (r, feed)
+                                })
+                                .await;
+                                let Ok((Ok((items, _)), f)) = gap else {
+                                    return;
+                                };
+                                feed = f;
+                                for item in items.iter().filter(|i| keep(i)) {
+                                    if tx.send(sse_event(item)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                sent = first - 1;
+                            }
+                        }
                         for (seq, ts_ns, event) in batch.iter() {
                             if *seq <= sent {
                                 continue;

@@ -292,7 +292,13 @@ pub type FeedBatch = Arc<Vec<(u64, i64, Event)>>;
 pub struct LiveFeed {
     tx: tokio::sync::broadcast::Sender<FeedBatch>,
     listeners: AtomicU64,
+    /// Listeners on plain threads (the FIX responder): a bounded channel each, woken by a futex rather than
+    /// through a tokio runtime.
+    sinks: std::sync::RwLock<Vec<Sender<FeedBatch>>>,
 }
+
+/// Most unread batches a channel listener may hold before batches are dropped for it (with an error log).
+pub const FEED_CHANNEL_BATCHES: usize = 65_536;
 
 /// Keeps a listener counted until it is dropped.
 #[derive(Debug)]
@@ -310,7 +316,32 @@ impl LiveFeed {
         Arc::new(LiveFeed {
             tx: tokio::sync::broadcast::channel(batches).0,
             listeners: AtomicU64::new(0),
+            sinks: std::sync::RwLock::new(Vec::new()),
         })
+    }
+
+    /// Counts a listener, then subscribes it with a channel for a plain thread. The sender is returned too, so
+    /// the listener's other producers can wake it on the same channel (an empty batch).
+    pub fn listen_channel(
+        self: &Arc<Self>,
+    ) -> (FeedListener, Sender<FeedBatch>, Receiver<FeedBatch>) {
+        self.listeners.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = crossbeam_channel::bounded(FEED_CHANNEL_BATCHES);
+        if let Ok(mut s) = self.sinks.write() {
+            s.push(tx.clone());
+        }
+        (FeedListener(self.clone()), tx, rx)
+    }
+
+    fn publish(&self, batch: FeedBatch) {
+        if let Ok(sinks) = self.sinks.read() {
+            for s in sinks.iter() {
+                if let Err(TrySendError::Full(_)) = s.try_send(batch.clone()) {
+                    tracing::error!("a feed listener is {FEED_CHANNEL_BATCHES} batches behind; one batch was dropped for it");
+                }
+            }
+        }
+        let _ = self.tx.send(batch);
     }
 
     /// Counts a listener, then subscribes it.
@@ -555,6 +586,7 @@ impl Sequencer {
                 return Answer::Unavailable(e.to_string());
             }
         };
+        self.record(seq, ts_ns, &record);
         self.signals.insert(req.key, seq, ts_ns);
         let mut n = 0u32;
         let mut accounts = Vec::with_capacity(plans.len());
@@ -780,9 +812,14 @@ impl Sequencer {
         replies: Vec<(ReplyTx, Answer)>,
         feed: Vec<(u64, i64, Event)>,
     ) {
+        // Answers go before the feed: the FIX responder settles a request's answer when the batch that holds
+        // its decision reaches it.
+        for (reply, answer) in replies {
+            let _ = reply.send(answer);
+        }
         if !feed.is_empty() {
             if let Some(f) = &self.feed {
-                let _ = f.tx.send(Arc::new(feed));
+                f.publish(Arc::new(feed));
             }
         }
         for out in outputs.drain(..) {
@@ -807,9 +844,6 @@ impl Sequencer {
         if self.outputs.capacity() == 0 {
             // Reuse the drained buffer for the next batch.
             self.outputs = outputs;
-        }
-        for (reply, answer) in replies {
-            let _ = reply.send(answer);
         }
         self.publish_status();
     }

@@ -124,7 +124,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut seq = seq.with_feed(feed.clone());
     // The FIX responder's subscription starts before the sequencer does: no record falls between the
     // recovered state and the feed.
-    let fix_feed = config.fix.as_ref().map(|_| feed.listen());
+    let fix_feed = config.fix.as_ref().map(|_| feed.listen_channel());
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
     let seq_thread = std::thread::Builder::new()
@@ -172,7 +172,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             inbound_tx.clone(),
             f,
             fix_orders,
-            runtime.handle(),
             boot_ns / 1_000_000,
         )?,
         None => None,

@@ -47,7 +47,7 @@ pub struct Shared {
     by_comp: HashMap<(String, String, String), usize>,
     pub catalog: Arc<Catalog>,
     pub inbound: crossbeam_channel::Sender<SeqInbound>,
-    pub work: tokio::sync::mpsc::UnboundedSender<responder::Work>,
+    pub work: responder::WorkQueue,
     /// The gateway is stopping: a disconnect now is ours, not the client's, and cancels nothing.
     pub stopping: AtomicBool,
     /// Panics caught in QuickFIX callbacks.
@@ -144,9 +144,14 @@ pub fn guard<T>(shared: &Shared, what: &str, fallback: T, f: impl FnOnce() -> T)
 struct App(Arc<Shared>);
 
 impl App {
+    /// Records the callback thread of session `i` the first time and whenever it changes (a reconnect):
+    /// the common case is a plain comparison under an uncontended lock.
     fn note_thread(&self, i: usize) {
+        let me = std::thread::current().id();
         if let Ok(mut m) = self.0.callback_threads.lock() {
-            m.insert(i, std::thread::current().id());
+            if m.get(&i) != Some(&me) {
+                m.insert(i, me);
+            }
         }
     }
 
@@ -168,20 +173,26 @@ impl App {
                 );
             }
             Err(Refusal::Order(reject, text)) => {
-                let _ = s.work.send(responder::Work::Refused {
-                    session: i,
-                    inbound,
-                    reject,
-                    text,
-                });
+                s.work.push(
+                    responder::Work::Refused {
+                        session: i,
+                        inbound,
+                        reject,
+                        text,
+                    },
+                    true,
+                );
             }
             Err(Refusal::CancelReject(reject, text)) => {
-                let _ = s.work.send(responder::Work::Refused {
-                    session: i,
-                    inbound,
-                    reject,
-                    text,
-                });
+                s.work.push(
+                    responder::Work::Refused {
+                        session: i,
+                        inbound,
+                        reject,
+                        text,
+                    },
+                    true,
+                );
             }
             Ok(wire::Request::Status { account, target }) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -190,11 +201,14 @@ impl App {
                     target: CancelTarget::ByClOrdId(target),
                     reply: tx,
                 });
-                let _ = s.work.send(responder::Work::Status {
-                    session: i,
-                    inbound,
-                    rx,
-                });
+                s.work.push(
+                    responder::Work::Status {
+                        session: i,
+                        inbound,
+                        rx,
+                    },
+                    true,
+                );
                 // A full ring drops the query; the responder then answers from its own table.
                 let _ = s.inbound.try_send(q);
             }
@@ -207,12 +221,17 @@ impl App {
                 };
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 // The responder learns of the request before the sequencer can answer it.
-                let _ = s.work.send(responder::Work::Request {
-                    session: i,
-                    inbound,
-                    event: event.clone(),
-                    rx,
-                });
+                // Not urgent: the journal feed batch that carries the decision wakes the responder, and the
+                // answer is in by then (the sequencer answers before it publishes the batch).
+                s.work.push(
+                    responder::Work::Request {
+                        session: i,
+                        inbound,
+                        event: event.clone(),
+                        rx,
+                    },
+                    false,
+                );
                 let msg = SeqInbound::Request {
                     ts_ns: crate::http::now_ns(),
                     event,
@@ -228,24 +247,31 @@ impl App {
     }
 }
 
-/// The body fields, type and sequence number of a QuickFIX message.
+/// The body fields, type and sequence number of a QuickFIX message. The message is read as its FIX text in
+/// one FFI call and split here: QuickFIX's field getter throws a C++ exception for every absent tag, and the
+/// exceptions for the optional tags cost more than the rest of the callback (seen in `perf` on the FIX bench).
 fn read_inbound(msg: &Message) -> wire::Inbound {
-    let msg_type = msg.with_header(|h| h.get_field(35)).unwrap_or_default();
-    let seq_num = msg
-        .with_header(|h| h.get_field(34))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    // Without a data dictionary QuickFIX keeps every body field; read the ones the gateway knows.
+    // Without a data dictionary QuickFIX keeps every body field; keep the ones the gateway reads.
     const TAGS: [i32; 13] = [1, 11, 21, 38, 40, 41, 44, 54, 55, 59, 60, 790, 99];
-    let fields = TAGS
-        .iter()
-        .filter_map(|t| msg.get_field(*t).map(|v| (*t, v)))
-        .collect();
-    wire::Inbound {
-        msg_type,
-        seq_num,
-        fields,
+    let text = msg.to_fix_string().unwrap_or_default();
+    let mut inbound = wire::Inbound::default();
+    for field in text.split('\x01') {
+        let Some((tag, value)) = field.split_once('=') else {
+            continue;
+        };
+        let Ok(tag) = tag.parse::<i32>() else {
+            continue;
+        };
+        match tag {
+            35 => inbound.msg_type = value.to_string(),
+            34 => inbound.seq_num = value.parse().unwrap_or(0),
+            t if TAGS.contains(&t) && inbound.get(t).is_none() => {
+                inbound.fields.push((t, value.to_string()))
+            }
+            _ => {}
+        }
     }
+    inbound
 }
 
 impl ApplicationCallback for App {
@@ -294,10 +320,9 @@ impl ApplicationCallback for App {
             let cancel =
                 !stopping && ((!clean && s.cancel_on_disconnect) || (clean && s.cancel_on_logout));
             if cancel {
-                let _ = self
-                    .0
+                self.0
                     .work
-                    .send(responder::Work::CancelOnDisconnect { session: i });
+                    .push(responder::Work::CancelOnDisconnect { session: i }, true);
             }
         })
     }
@@ -439,16 +464,19 @@ pub fn sessions(config: &Config, catalog: &Catalog) -> Vec<SessionRt> {
         .collect()
 }
 
-/// Starts the FIX edge when `[fix]` is configured: the responder on `runtime` (it reads `feed`, subscribed
+/// Starts the FIX edge when `[fix]` is configured: the responder on its own thread (it reads `feed`, subscribed
 /// before the sequencer started, and begins with `orders`, the FIX orders still working after recovery), then
 /// the acceptor on its own thread.
 pub fn start(
     config: &Config,
     catalog: Arc<Catalog>,
     inbound: crossbeam_channel::Sender<SeqInbound>,
-    feed: (FeedListener, tokio::sync::broadcast::Receiver<FeedBatch>),
+    feed: (
+        FeedListener,
+        crossbeam_channel::Sender<FeedBatch>,
+        crossbeam_channel::Receiver<FeedBatch>,
+    ),
     orders: Vec<Order>,
-    runtime: &tokio::runtime::Handle,
     boot_ms: i64,
 ) -> anyhow::Result<Option<FixEdge>> {
     let Some(fix) = &config.fix else {
@@ -469,27 +497,23 @@ pub fn start(
             )
         })
         .collect();
-    let (work_tx, work_rx) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         sessions,
         by_comp,
         catalog,
         inbound,
-        work: work_tx,
+        work: responder::WorkQueue::new(feed.1.clone()),
         stopping: AtomicBool::new(false),
         callback_panics: AtomicU64::new(0),
         callback_threads: Mutex::new(HashMap::new()),
         exec_ids: AtomicU64::new(1),
         boot_ms,
     });
-    let (listener, live) = feed;
-    runtime.spawn(responder::run(
-        shared.clone(),
-        work_rx,
-        listener,
-        live,
-        orders,
-    ));
+    let (listener, _, live) = feed;
+    let responder_shared = shared.clone();
+    std::thread::Builder::new()
+        .name("fix-responder".into())
+        .spawn(move || responder::run(responder_shared, listener, live, orders))?;
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
     let app_shared = shared.clone();
@@ -594,21 +618,9 @@ mod tests {
         let catalog = Arc::new(Catalog::from_config(&config));
         let (tx, _rx) = crossbeam_channel::bounded(16);
         let feed = crate::sequencer::LiveFeed::new(16);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let edge = start(
-            &config,
-            catalog,
-            tx,
-            feed.listen(),
-            Vec::new(),
-            rt.handle(),
-            0,
-        )
-        .expect("start")
-        .expect("fix configured");
+        let edge = start(&config, catalog, tx, feed.listen_channel(), Vec::new(), 0)
+            .expect("start")
+            .expect("fix configured");
         let _c1 = logon(port, "C1");
         let _c2 = logon(port, "C2");
         let threads = edge.shared.callback_threads.lock().unwrap().clone();
