@@ -92,7 +92,7 @@ fn scope_of(s: &AppState, b: &KillBody) -> Result<(KillScope, Option<AccountId>)
         (other, _) => Err(bad(
             "INVALID_FIELD",
             format!(
-                "scope `{other}` is not one of: global, group, account, symbol, strategy, venue"
+                "scope `{other}` is not one of: global, group, account, symbol, strategy, session, venue"
             ),
         )),
     }
@@ -219,21 +219,39 @@ async fn act(
 ) -> Result<Response, ApiError> {
     let bytes = crate::http::read_body(&s, &headers, body).await?;
     let b: KillBody = crate::http::parse_json(&bytes)?;
-    // A strategy is the set of its accounts: its kill is an account kill on each of them.
-    let strategy = if b.scope == "strategy" {
-        let name = b
-            .target
-            .as_deref()
-            .ok_or_else(|| bad("MISSING_FIELD", "scope strategy needs a target"))?;
-        Some(s.deadman.accounts_of(name).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "UNKNOWN_STRATEGY",
-                format!("strategy `{name}` is not configured"),
-            )
-        })?)
-    } else {
-        None
+    // A strategy, or a FIX session (named by the client's CompID), is the set of its accounts: its kill is an
+    // account kill on each of them.
+    let strategy = match b.scope.as_str() {
+        "strategy" | "session" => {
+            let name = b
+                .target
+                .as_deref()
+                .ok_or_else(|| bad("MISSING_FIELD", format!("scope {} needs a target", b.scope)))?;
+            let accounts = if b.scope == "strategy" {
+                s.deadman.accounts_of(name)
+            } else {
+                let accts: Vec<AccountId> = s
+                    .fix_sessions
+                    .iter()
+                    .filter(|(comp, _)| comp == name)
+                    .flat_map(|(_, a)| a.iter().copied())
+                    .collect();
+                (!accts.is_empty()).then_some(accts)
+            };
+            let (code, what) = if b.scope == "strategy" {
+                ("UNKNOWN_STRATEGY", "strategy")
+            } else {
+                ("UNKNOWN_SESSION", "FIX session (client CompID)")
+            };
+            Some(accounts.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    code,
+                    format!("{what} `{name}` is not configured"),
+                )
+            })?)
+        }
+        _ => None,
     };
     let (scopes, accounts): (Vec<KillScope>, Vec<AccountId>) = match &strategy {
         Some(accts) => (
@@ -333,7 +351,7 @@ async fn act(
     let state = kill_state(&s).await?;
     let mut v = match (&strategy, b.target.as_deref()) {
         (Some(accts), Some(name)) => json!({
-            "scope": "strategy",
+            "scope": b.scope,
             "target": name,
             "accounts": accts.iter().map(|a| s.catalog.account_name(*a)).collect::<Vec<_>>(),
         }),

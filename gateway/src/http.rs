@@ -46,6 +46,8 @@ pub struct AppState {
     pub deadman: Arc<crate::deadman::DeadMan>,
     /// Each account's group index (for the account state).
     pub account_groups: Arc<[Option<u32>]>,
+    /// Each FIX session's client CompID and the accounts it trades (the kill switch's session scope).
+    pub fix_sessions: Arc<[(String, Vec<AccountId>)]>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -866,6 +868,7 @@ mod tests {
             journal_dir: std::path::PathBuf::new(),
             deadman: Arc::default(),
             account_groups: Arc::from(Vec::new()),
+            fix_sessions: Arc::from(Vec::new()),
         })
     }
 

@@ -101,11 +101,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     let status = Arc::new(SharedStatus::default());
     let restore = sequencer::restore_commands(&engine, &catalog);
-    let fix_orders: Vec<bulwark_model::Order> = engine
-        .working_orders()
-        .filter(|o| o.ingress == bulwark_model::Ingress::Fix)
-        .copied()
-        .collect();
+
     let seq = Sequencer::new(
         journal,
         engine,
@@ -131,7 +127,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .name("sequencer".into())
         .spawn(move || seq.run())?;
 
+    let fix_sessions: Vec<(String, Vec<bulwark_model::AccountId>)> =
+        crate::fix::sessions(&config, &catalog)
+            .into_iter()
+            .map(|s| (s.target_comp_id, s.scope.accounts))
+            .collect();
     let state = Arc::new(AppState {
+        fix_sessions: fix_sessions.into(),
         inbound: inbound_tx.clone(),
         catalog: catalog.clone(),
         status: status.clone(),
@@ -171,7 +173,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             catalog.clone(),
             inbound_tx.clone(),
             f,
-            fix_orders,
             boot_ns / 1_000_000,
         )?,
         None => None,

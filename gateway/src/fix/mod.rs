@@ -464,9 +464,9 @@ pub fn sessions(config: &Config, catalog: &Catalog) -> Vec<SessionRt> {
         .collect()
 }
 
-/// Starts the FIX edge when `[fix]` is configured: the responder on its own thread (it reads `feed`, subscribed
-/// before the sequencer started, and begins with `orders`, the FIX orders still working after recovery), then
-/// the acceptor on its own thread.
+/// Starts the FIX edge when `[fix]` is configured: the responder on its own thread (it rebuilds the FIX orders
+/// from the journal, then reads `feed`, subscribed before the sequencer started), then the acceptor on its own
+/// thread.
 pub fn start(
     config: &Config,
     catalog: Arc<Catalog>,
@@ -476,7 +476,6 @@ pub fn start(
         crossbeam_channel::Sender<FeedBatch>,
         crossbeam_channel::Receiver<FeedBatch>,
     ),
-    orders: Vec<Order>,
     boot_ms: i64,
 ) -> anyhow::Result<Option<FixEdge>> {
     let Some(fix) = &config.fix else {
@@ -511,15 +510,28 @@ pub fn start(
     });
     let (listener, _, live) = feed;
     let responder_shared = shared.clone();
+    let store_dir = config.fix_store_dir();
+    std::fs::create_dir_all(&store_dir)
+        .with_context(|| format!("cannot create the FIX store dir {}", store_dir.display()))?;
+    let progress = responder::Progress::open(&store_dir).with_context(|| {
+        format!(
+            "cannot open {} in the FIX store dir",
+            responder::Progress::FILE
+        )
+    });
+    let progress = match progress {
+        Ok(p) => Some(p),
+        Err(e) => return Err(e),
+    };
+    let journal_dir = config.journal_dir();
     std::thread::Builder::new()
         .name("fix-responder".into())
-        .spawn(move || responder::run(responder_shared, listener, live, orders))?;
+        .spawn(move || responder::run(responder_shared, listener, live, journal_dir, progress))?;
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
     let app_shared = shared.clone();
     let log_messages = fix.log_messages;
     let port = fix.port;
-    let store_dir = config.fix_store_dir();
     let config = config.clone();
     let thread = std::thread::Builder::new()
         .name("fix-acceptor".into())
@@ -618,7 +630,7 @@ mod tests {
         let catalog = Arc::new(Catalog::from_config(&config));
         let (tx, _rx) = crossbeam_channel::bounded(16);
         let feed = crate::sequencer::LiveFeed::new(16);
-        let edge = start(&config, catalog, tx, feed.listen_channel(), Vec::new(), 0)
+        let edge = start(&config, catalog, tx, feed.listen_channel(), 0)
             .expect("start")
             .expect("fix configured");
         let _c1 = logon(port, "C1");

@@ -101,6 +101,47 @@ struct Responder {
     shared: Arc<Shared>,
     orders: HashMap<OrderId, FixOrder>,
     pending: VecDeque<Work>,
+    /// Replaying journal records whose reports were sent before the restart: keep state, send nothing.
+    muted: bool,
+    /// The last journal record processed.
+    last_seq: u64,
+}
+
+/// The last journal sequence number whose reports the responder has handed to QuickFIX (which stores them
+/// before sending), kept in a small file beside QuickFIX's store and written after each journal batch. After a
+/// restart, the reports for the records after it are sent then: a fill journaled in the instant before a
+/// `kill -9` still reaches the client.
+#[derive(Debug)]
+pub struct Progress {
+    file: std::fs::File,
+}
+
+impl Progress {
+    pub const FILE: &'static str = "bulwark-reported-seq";
+
+    /// Opens (or creates) the progress file in `dir`; returns it and the sequence number it holds.
+    pub fn open(dir: &std::path::Path) -> std::io::Result<(Progress, u64)> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(Self::FILE))?;
+        let mut buf = [0u8; 8];
+        let seq = match file.read_exact_at(&mut buf, 0) {
+            Ok(()) => u64::from_le_bytes(buf),
+            Err(_) => 0,
+        };
+        Ok((Progress { file }, seq))
+    }
+
+    fn store(&self, seq: u64) {
+        use std::os::unix::fs::FileExt;
+        if let Err(e) = self.file.write_all_at(&seq.to_le_bytes(), 0) {
+            tracing::error!("cannot record FIX report progress: {e}");
+        }
+    }
 }
 
 fn side_text(s: Side) -> &'static str {
@@ -140,6 +181,102 @@ fn echo_of(shared: &Shared, o: &Order) -> Echo {
 }
 
 impl Responder {
+    /// Sends `out` on `session` unless replaying what was sent before.
+    fn emit(&self, session: usize, out: &wire::Out) {
+        if !self.muted {
+            self.shared.send(session, out);
+        }
+    }
+
+    /// Rebuilds the table of FIX orders from the journal, sending the reports for records after `reported`
+    /// (those were journaled but not reported before the restart). Returns the last sequence number read.
+    fn recover(&mut self, journal_dir: &std::path::Path, reported: u64) -> Result<u64, String> {
+        let catalog = self.shared.catalog.clone();
+        let mut remap: Option<crate::catalog::Remap> = None;
+        let mut request: Option<Event> = None;
+        let mut resent = 0u64;
+        crate::journal::format::scan(journal_dir, |rec| {
+            let mut event = rec.decode().map_err(|e| e.to_string())?;
+            self.last_seq = rec.seq;
+            if let Event::Boot(b) = &event {
+                remap = Some(crate::catalog::Remap::new(b, &catalog));
+                return Ok(());
+            }
+            if let Some(r) = &remap {
+                if r.apply(&mut event).is_err() {
+                    return Ok(());
+                }
+            }
+            self.muted = rec.seq <= reported;
+            if !self.muted {
+                resent += 1;
+            }
+            self.replay(&event, &mut request);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        self.muted = false;
+        if resent > 0 {
+            tracing::warn!(
+                "FIX: {resent} journal records after the last reported one (seq {reported}); their reports were sent now"
+            );
+        }
+        Ok(self.last_seq)
+    }
+
+    /// One journal record during recovery: requests and their decisions rebuild the table (FIX orders are
+    /// the ones with `ingress = fix`), venue reports go through [`Responder::on_record`].
+    fn replay(&mut self, event: &Event, request: &mut Option<Event>) {
+        match event {
+            Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) => {
+                *request = Some(event.clone());
+            }
+            Event::Decision(d) => match (request.take(), d.verdict) {
+                (Some(Event::NewOrder(o)), verdict) if o.ingress == Ingress::Fix => {
+                    let Some(session) = self.shared.session_of_account(o.account) else {
+                        return;
+                    };
+                    let order = o.to_order(d.order, 0, verdict);
+                    let echo = echo_of(&self.shared, &order);
+                    match verdict {
+                        Verdict::Accept => self.track(session, order, echo),
+                        Verdict::Reject(r) => {
+                            let text = wire::risk_text(&self.shared.catalog, &r, Some(o.symbol));
+                            let echo = Echo {
+                                account: echo.account,
+                                ..echo
+                            };
+                            self.reject_echo(session, &echo, &r, &text);
+                        }
+                    }
+                }
+                (Some(Event::CancelOrder(_)), Verdict::Accept) => {
+                    // The cancel request's own ClOrdID is not journaled: the report names the order's.
+                    if let Some(f) = self.orders.get_mut(&d.order) {
+                        f.pending_cancel = Some(String::new());
+                    }
+                }
+                (Some(Event::ReplaceOrder(rp)), Verdict::Accept) => {
+                    if let Some(f) = self.orders.get_mut(&d.order) {
+                        let old = f.order.cl_ord_id.as_str().to_string();
+                        f.order.qty = rp.qty;
+                        f.order.limit_px = rp.limit_px;
+                        f.order.cl_ord_id = rp.cl_ord_id;
+                        f.echo.cl_ord_id = rp.cl_ord_id.as_str().to_string();
+                        f.echo.orig_cl_ord_id = Some(old);
+                        f.echo.qty = Some(rp.qty.to_string());
+                        f.echo.price = rp.limit_px.map(|p| p.to_string());
+                        let f = &self.orders[&d.order];
+                        self.report(f, "5", None, None);
+                    }
+                }
+                _ => {}
+            },
+            Event::Venue(_) => self.on_record(event),
+            _ => {}
+        }
+    }
+
     /// Starts tracking a working FIX order.
     fn track(&mut self, session: usize, order: Order, echo: Echo) {
         self.orders.insert(
@@ -188,11 +325,15 @@ impl Responder {
             text,
             tif: Some(tif_text(o.tif)),
         });
-        self.shared.send(f.session, &out);
+        self.emit(f.session, &out);
     }
 
     /// An ExecutionReport rejecting a new order (spec §6.2).
     fn reject_new(&self, session: usize, inbound: &wire::Inbound, reject: &Reject, text: &str) {
+        self.reject_echo(session, &wire::echo(inbound), reject, text);
+    }
+
+    fn reject_echo(&self, session: usize, echo: &Echo, reject: &Reject, text: &str) {
         let v = self.version(session);
         let exec_id = self.shared.exec_id();
         let out = wire::exec_report(&Exec {
@@ -201,7 +342,7 @@ impl Responder {
             exec_id: &exec_id,
             exec_type: "8",
             ord_status: "8",
-            echo: &wire::echo(inbound),
+            echo,
             leaves: "0",
             cum: "0",
             avg_px: "0",
@@ -210,7 +351,7 @@ impl Responder {
             text: Some(text),
             tif: None,
         });
-        self.shared.send(session, &out);
+        self.emit(session, &out);
     }
 
     fn cancel_reject(
@@ -231,7 +372,7 @@ impl Responder {
             wire::cxl_rej_reason(reject),
             text,
         );
-        self.shared.send(session, &out);
+        self.emit(session, &out);
     }
 
     fn refusal_text(&self, reject: &Reject, symbol: Option<SymbolId>) -> String {
@@ -343,7 +484,7 @@ impl Responder {
                     text: None,
                     tif: Some(tif_text(o.tif)),
                 });
-                self.shared.send(session, &out);
+                self.emit(session, &out);
             }
             None => {
                 let out = wire::exec_report(&Exec {
@@ -361,7 +502,7 @@ impl Responder {
                     text: Some("Unknown order"),
                     tif: None,
                 });
-                self.shared.send(session, &out);
+                self.emit(session, &out);
             }
         }
     }
@@ -519,6 +660,7 @@ impl Responder {
             VenueReport::Canceled { cause, .. } => {
                 f.order.status = OrderStatus::Canceled;
                 let text = match (&f.pending_cancel, cause) {
+                    (Some(cl), _) if cl.is_empty() => None,
                     (Some(cl), _) => {
                         f.echo.orig_cl_ord_id = Some(f.echo.cl_ord_id.clone());
                         f.echo.cl_ord_id = cl.clone();
@@ -558,7 +700,8 @@ impl Responder {
                         0,
                         "Too late to cancel",
                     );
-                    self.shared.send(f.session, &out);
+                    let session = f.session;
+                    self.emit(session, &out);
                 }
                 false
             }
@@ -581,23 +724,32 @@ impl Responder {
     }
 }
 
-/// Runs the responder (on its own thread) until the feed closes.
+/// Runs the responder (on its own thread) until the feed closes: first it rebuilds its table of FIX orders
+/// from the journal in `journal_dir` (sending the reports recorded in `progress` as not yet sent), then it
+/// follows the live feed, skipping what the journal scan already covered.
 pub fn run(
     shared: Arc<Shared>,
     _listener: FeedListener,
     live: crossbeam_channel::Receiver<FeedBatch>,
-    orders: Vec<Order>,
+    journal_dir: std::path::PathBuf,
+    progress: Option<(Progress, u64)>,
 ) {
     let mut r = Responder {
         orders: HashMap::new(),
         pending: VecDeque::new(),
         shared: shared.clone(),
+        muted: false,
+        last_seq: 0,
     };
-    for o in orders {
-        if let Some(session) = shared.session_of_account(o.account) {
-            let echo = echo_of(&shared, &o);
-            r.track(session, o, echo);
-        }
+    let (progress, reported) = match progress {
+        Some((p, seq)) => (Some(p), seq),
+        None => (None, u64::MAX),
+    };
+    if let Err(e) = r.recover(&journal_dir, reported) {
+        tracing::error!("FIX: cannot read the journal to rebuild working FIX orders: {e}");
+    }
+    if let Some(p) = &progress {
+        p.store(r.last_seq);
     }
     let idle = &shared.work.idle;
     loop {
@@ -622,8 +774,14 @@ pub fn run(
             Ok(batch) => {
                 shared.work.drain_into(&mut r.pending);
                 r.settle_ready();
-                for (_, _, event) in batch.iter() {
-                    r.on_record(event);
+                for (seq, _, event) in batch.iter() {
+                    if *seq > r.last_seq {
+                        r.last_seq = *seq;
+                        r.on_record(event);
+                    }
+                }
+                if let (Some(p), Some(_)) = (&progress, batch.last()) {
+                    p.store(r.last_seq);
                 }
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
