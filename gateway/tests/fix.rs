@@ -692,11 +692,18 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
         "the fill's report, sent after the restart",
     );
     assert_tags(&again, &[(39, "2"), (32, "10"), (14, "10")]);
-    assert_ne!(
-        again.get(17),
-        Some(first_exec.as_str()),
-        "a new report, not a copy"
+    // A new message (sent after the restart, so delivered on the resend), with the ExecID of the journal record:
+    // a client that did see the first one can tell it is the same fill.
+    let first_seq: u64 = fill.get(34).unwrap().parse().unwrap();
+    let again_seq: u64 = again.get(34).unwrap().parse().unwrap();
+    assert!(
+        again_seq > first_seq,
+        "{} after {}",
+        again.text(),
+        fill.text()
     );
+    assert_eq!(again.get(17), Some(first_exec.as_str()));
+    assert_eq!(first_exec, format!("J{fill_seq}"));
     // The warning is logged when the journal scan ends, which may be just after the report left.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !rig.gw().log().contains("their reports were sent now")

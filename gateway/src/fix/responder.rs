@@ -105,6 +105,10 @@ struct Responder {
     muted: bool,
     /// The last journal record processed.
     last_seq: u64,
+    /// The journal record being turned into a report (0 for reports made from an answer): its sequence number
+    /// is the report's ExecID, so a report sent again after a crash carries the same ExecID and a client can
+    /// tell it from a new one.
+    record_seq: u64,
 }
 
 /// The last journal sequence number whose reports the responder has handed to QuickFIX (which stores them
@@ -181,6 +185,16 @@ fn echo_of(shared: &Shared, o: &Order) -> Echo {
 }
 
 impl Responder {
+    /// The ExecID of the next report: `J<journal seq>` for a report about a journal record, a boot-unique id
+    /// otherwise.
+    fn exec_id(&self) -> String {
+        if self.record_seq > 0 {
+            format!("J{}", self.record_seq)
+        } else {
+            self.shared.exec_id()
+        }
+    }
+
     /// Sends `out` on `session` unless replaying what was sent before.
     fn emit(&self, session: usize, out: &wire::Out) {
         if !self.muted {
@@ -211,7 +225,9 @@ impl Responder {
             if !self.muted {
                 resent += 1;
             }
+            self.record_seq = rec.seq;
             self.replay(&event, &mut request);
+            self.record_seq = 0;
             Ok(())
         })
         .map_err(|e| e.to_string())?;
@@ -304,7 +320,7 @@ impl Responder {
         text: Option<&str>,
     ) {
         let o = &f.order;
-        let exec_id = self.shared.exec_id();
+        let exec_id = self.exec_id();
         let leaves = if o.status.is_working() {
             o.leaves_qty()
         } else {
@@ -740,6 +756,7 @@ pub fn run(
         shared: shared.clone(),
         muted: false,
         last_seq: 0,
+        record_seq: 0,
     };
     let (progress, reported) = match progress {
         Some((p, seq)) => (Some(p), seq),
@@ -777,7 +794,9 @@ pub fn run(
                 for (seq, _, event) in batch.iter() {
                     if *seq > r.last_seq {
                         r.last_seq = *seq;
+                        r.record_seq = *seq;
                         r.on_record(event);
+                        r.record_seq = 0;
                     }
                 }
                 if let (Some(p), Some(_)) = (&progress, batch.last()) {

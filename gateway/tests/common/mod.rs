@@ -232,10 +232,19 @@ pub fn journal_count(dir: &Path, kind: &str) -> usize {
     lines.iter().filter(|l| l["kind"] == kind).count()
 }
 
-/// A TCP port free right now on 127.0.0.1 (for servers such as QuickFIX that cannot report an ephemeral one).
+/// A TCP port free right now (for servers such as QuickFIX that cannot report an ephemeral one). It is taken
+/// below the kernel's ephemeral range (32768 and up), so that no client socket of a parallel test gets it
+/// while a test restarts its gateway.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let start = h.finish();
+    for i in 0..2000u64 {
+        let port = 20_000 + ((start + i * 7919) % 12_000) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
