@@ -13,7 +13,9 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 data="$(mktemp -d)"
 log="$data/gateway.log"
-"$bin" run --data-dir "$data/data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+# The embedded default also starts the FIX acceptor: give it a free port, not the default 9878.
+fix_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" run --data-dir "$data/data" --listen 127.0.0.1:0 --fix-port "$fix_port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 addr=""
