@@ -766,3 +766,127 @@ fn malformed_input_gets_a_session_answer_or_a_disconnect_and_other_sessions_keep
     assert_eq!(er.get(150), Some("0"));
     other.expect(|m| m.get(150) == Some("F"), "fill on the other session");
 }
+
+/// The client side of a real QuickFIX initiator: every application message it receives, as FIX text.
+#[derive(Default)]
+struct QuickFixClient {
+    received: std::sync::Mutex<Vec<String>>,
+    logged_on: std::sync::atomic::AtomicBool,
+}
+
+impl quickfix::ApplicationCallback for QuickFixClient {
+    fn on_logon(&self, _session: &quickfix::SessionId) {
+        self.logged_on
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn on_msg_from_app(
+        &self,
+        msg: &quickfix::Message,
+        _session: &quickfix::SessionId,
+    ) -> Result<(), quickfix::MsgFromAppError> {
+        if let Ok(text) = msg.to_fix_string() {
+            self.received.lock().unwrap().push(text);
+        }
+        Ok(())
+    }
+}
+
+impl QuickFixClient {
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(m) = self.received.lock().unwrap().iter().find(|m| pred(m)) {
+                return m.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what}; got {:?}",
+                self.received.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A QuickFIX initiator (the `quickfix` crate, settings from a QuickFIX .cfg file like
+/// config/fix/demo-initiator.cfg) logs on, gets FX-1's reject and then trades.
+#[test]
+fn a_quickfix_initiator_logs_on_gets_fx_1_and_trades() {
+    use quickfix::{ConnectionHandler, FieldMap};
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("client.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[DEFAULT]\nConnectionType=initiator\nSocketConnectHost=127.0.0.1\nSocketConnectPort={}\n\
+             HeartBtInt=30\nReconnectInterval=1\nStartTime=00:00:00\nEndTime=00:00:00\n\
+             FileStorePath={}\nUseDataDictionary=N\n\n[SESSION]\nBeginString=FIX.4.4\n\
+             SenderCompID=CLI44\nTargetCompID={GW}\n",
+            rig.fix_port,
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let settings = quickfix::SessionSettings::try_from_path(&cfg).unwrap();
+    let store = quickfix::FileMessageStoreFactory::try_new(&settings).unwrap();
+    let log = quickfix::LogFactory::try_new(&quickfix::NullLogger).unwrap();
+    let client = QuickFixClient::default();
+    let app = quickfix::Application::try_new(&client).unwrap();
+    let mut initiator = quickfix::Initiator::try_new(
+        &settings,
+        &app,
+        &store,
+        &log,
+        quickfix::FixSocketServerKind::SingleThreaded,
+    )
+    .unwrap();
+    initiator.start().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client.logged_on.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "QuickFIX did not log on"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let session = quickfix::SessionId::try_new("FIX.4.4", "CLI44", GW, "").unwrap();
+    let send = |fields: &[(i32, String)]| {
+        let mut m = quickfix::Message::new();
+        m.with_header_mut(|h| h.set_field(35, "D")).unwrap();
+        for (t, v) in fields {
+            m.set_field(*t, v.as_str()).unwrap();
+        }
+        quickfix::send_to_target(m, &session).unwrap();
+    };
+    let fields = |f: Vec<(u32, String)>| -> Vec<(i32, String)> {
+        f.into_iter().map(|(t, v)| (t as i32, v)).collect()
+    };
+    send(&fields(nos(
+        "ORD-1",
+        "ACC1",
+        "1",
+        "20000",
+        Some("190.00"),
+        "0",
+    )));
+    let er = client.wait_for("FX-1 reject", |m| m.contains("\x0111=ORD-1\x01"));
+    for tag in [
+        "\x0135=8\x01",
+        "\x0137=NONE\x01",
+        "\x01150=8\x01",
+        "\x0139=8\x01",
+        "\x01103=3\x01",
+        "\x0158=RISK:PT-QTY:qty=20000>max=10000\x01",
+    ] {
+        assert!(er.contains(tag), "{tag:?} in {er:?}");
+    }
+    send(&fields(nos("QF-2", "ACC1", "1", "10", None, "0")));
+    client.wait_for("New", |m| {
+        m.contains("\x0111=QF-2\x01") && m.contains("\x01150=0\x01")
+    });
+    client.wait_for("Trade", |m| {
+        m.contains("\x0111=QF-2\x01") && m.contains("\x01150=F\x01")
+    });
+    initiator.stop().unwrap();
+}
