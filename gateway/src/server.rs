@@ -167,6 +167,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let journal_dir = config.journal_dir();
     let durability = config.journal.policy().name();
     let timer_tx = inbound_tx.clone();
+    // The current trading day of every boundary enters the ring before any edge can send an order, so the
+    // day's first orders are never taken for the previous day's (a DAY order placed in the first
+    // milliseconds was canceled by the start-up roll, and its client order id freed).
+    announce_days(&inbound_tx, &boundaries);
     let fix = match fix_feed {
         Some(f) => crate::fix::start(
             &config,
@@ -264,8 +268,26 @@ pub fn boundary_days(b: DayBoundary, now_ns: i64) -> (u32, i64) {
     )
 }
 
-/// Announces the current trading day of every boundary at start (so days missed while stopped are rolled),
-/// then a day-roll event at each boundary as it passes. The engine ignores a day it has already seen.
+/// Announces the current trading day of every boundary (so days missed while stopped are rolled). The
+/// engine ignores a day it has already seen.
+fn announce_days(inbound: &crossbeam_channel::Sender<Inbound>, boundaries: &[DayBoundary]) {
+    for (i, b) in boundaries.iter().enumerate() {
+        let (day, _) = boundary_days(*b, http::now_ns());
+        let msg = Inbound::Request {
+            ts_ns: http::now_ns(),
+            event: Event::Timer(Timer::DayRoll {
+                day,
+                boundary: i as u16,
+            }),
+            reply: None,
+        };
+        if inbound.send_timeout(msg, Duration::from_secs(60)).is_err() {
+            tracing::error!("could not deliver the start-up day roll for boundary {i}");
+        }
+    }
+}
+
+/// A day-roll event at each boundary as it passes (the start-up announcement is [`announce_days`]).
 async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>, boundaries: Vec<DayBoundary>) {
     let send = |day: u32, boundary: u16| {
         let msg = Inbound::Request {
@@ -277,10 +299,6 @@ async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>, boundaries:
         // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.
         tokio::task::spawn_blocking(move || tx.send_timeout(msg, Duration::from_secs(60)))
     };
-    for (i, b) in boundaries.iter().enumerate() {
-        let (day, _) = boundary_days(*b, http::now_ns());
-        let _ = send(day, i as u16).await;
-    }
     loop {
         let now = http::now_ns();
         let (i, next_ns) = boundaries

@@ -1295,8 +1295,6 @@ impl Engine {
         if day <= *last {
             return;
         }
-        // The first day a fresh journal sees is the day its orders were placed in: nothing ends with it.
-        let first_day = *last == 0;
         *last = day;
         for i in 0..self.accounts.len() {
             if self.accounts[i].risk.day_boundary != boundary {
@@ -1330,14 +1328,12 @@ impl Engine {
             }
         }
         // DAY orders end with their trading day: ask the venue to cancel the ones still working.
-        if !first_day {
-            let boundary_of: Vec<u16> = self.accounts.iter().map(|a| a.risk.day_boundary).collect();
-            self.cancel_all(
-                |o| o.tif == Tif::Day && boundary_of[o.account.0 as usize] == boundary,
-                ts_ns,
-                out,
-            );
-        }
+        let boundary_of: Vec<u16> = self.accounts.iter().map(|a| a.risk.day_boundary).collect();
+        self.cancel_all(
+            |o| o.tif == Tif::Day && boundary_of[o.account.0 as usize] == boundary,
+            ts_ns,
+            out,
+        );
         // Client order ids are unique per account per trading day: ids of finished orders become free again.
         let orders = &self.orders;
         self.cl_ord_index

@@ -287,33 +287,20 @@ fn headroom_reports_room_before_each_limit() {
 #[test]
 fn day_orders_are_canceled_at_the_day_roll_and_gtc_orders_stay() {
     let mut e = engine_with(vec![account(Limits::default())], 1);
-    let roll = |day: u32| Event::Timer(Timer::DayRoll { day, boundary: 0 });
-    // The first day a fresh engine hears of is the day of the orders before it: it cancels nothing.
     price(&mut e, 0, "10", T0);
-    let mut early = order(Side::Buy, 5, Some("9.70"));
-    early.tif = Tif::Day;
-    let early = decide(&mut e, &early.event(), T0);
-    assert_eq!(apply(&mut e, &roll(20_412), T0), vec![]);
-    assert_eq!(
-        e.order(early.order).unwrap().status,
-        OrderStatus::PendingNew
-    );
     let mut day = order(Side::Buy, 5, Some("9.90"));
     day.tif = Tif::Day;
     let d = decide(&mut e, &day.event(), T0);
     let g = decide(&mut e, &order(Side::Buy, 6, Some("9.80")).event(), T0);
-    let mut out = apply(&mut e, &roll(20_413), T0 + SEC);
-    out.sort_by_key(|o| match o {
-        Output::Cancel { order } => order.0,
-        _ => u64::MAX,
-    });
-    assert_eq!(
-        out,
-        vec![
-            Output::Cancel { order: early.order },
-            Output::Cancel { order: d.order }
-        ]
+    let out = apply(
+        &mut e,
+        &Event::Timer(Timer::DayRoll {
+            day: 20_413,
+            boundary: 0,
+        }),
+        T0 + SEC,
     );
+    assert_eq!(out, vec![Output::Cancel { order: d.order }]);
     assert_eq!(e.order(d.order).unwrap().status, OrderStatus::PendingCancel);
     assert_eq!(e.order(g.order).unwrap().status, OrderStatus::PendingNew);
 }
