@@ -742,19 +742,29 @@ impl Engine {
         }
     }
 
-    fn apply_cancel(&mut self, c: &CancelOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
-        let target = match c.target {
+    /// The order of `account` a cancel or replace means, or the UNKNOWN_ORDER decision.
+    fn resolve_target(
+        &self,
+        account: AccountId,
+        target: CancelTarget,
+    ) -> Result<OrderId, Decision> {
+        let id = match target {
             CancelTarget::ById(id) => self
                 .order(id)
-                .filter(|o| o.account == c.account)
+                .filter(|o| o.account == account)
                 .map(|o| o.id),
-            CancelTarget::ByClOrdId(cl) => self.find_by_cl_ord_id(c.account, &cl),
+            CancelTarget::ByClOrdId(cl) => self.find_by_cl_ord_id(account, &cl),
         };
-        let Some(id) = target else {
-            return Decision {
-                order: OrderId(0),
-                verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::UnknownOrder)),
-            };
+        id.ok_or(Decision {
+            order: OrderId(0),
+            verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::UnknownOrder)),
+        })
+    }
+
+    fn apply_cancel(&mut self, c: &CancelOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
+        let id = match self.resolve_target(c.account, c.target) {
+            Ok(id) => id,
+            Err(unknown) => return unknown,
         };
         let verdict = self.request_cancel(id, ts_ns, out);
         Decision { order: id, verdict }
@@ -765,26 +775,19 @@ impl Engine {
     /// counts 150, not 250, against the position limit). Accepted, the order changes in place (same id,
     /// side, type and fills) and the venue is told; rejected, it stays exactly as it was.
     fn apply_replace(&mut self, r: &ReplaceOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
-        let target = match r.target {
-            CancelTarget::ById(id) => self
-                .order(id)
-                .filter(|o| o.account == r.account)
-                .map(|o| o.id),
-            CancelTarget::ByClOrdId(cl) => self.find_by_cl_ord_id(r.account, &cl),
-        };
-        let Some(id) = target else {
-            return Decision {
-                order: OrderId(0),
-                verdict: Verdict::Reject(Reject::plain(RuleId::Cancel, RejectReason::UnknownOrder)),
-            };
+        let id = match self.resolve_target(r.account, r.target) {
+            Ok(id) => id,
+            Err(unknown) => return unknown,
         };
         let old = self.orders[(id.0 - 1) as usize];
-        let reject = |rule, reason| Decision {
-            order: id,
-            verdict: Verdict::Reject(Reject::plain(rule, reason)),
-        };
         if !old.status.is_working() || old.status == OrderStatus::PendingCancel {
-            return reject(RuleId::Cancel, RejectReason::TooLateToCancel);
+            return Decision {
+                order: id,
+                verdict: Verdict::Reject(Reject::plain(
+                    RuleId::Cancel,
+                    RejectReason::TooLateToCancel,
+                )),
+            };
         }
         if r.qty.raw() <= old.cum_qty.raw() {
             return Decision {

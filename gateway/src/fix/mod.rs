@@ -144,14 +144,11 @@ pub fn guard<T>(shared: &Shared, what: &str, fallback: T, f: impl FnOnce() -> T)
 struct App(Arc<Shared>);
 
 impl App {
-    /// Records the callback thread of session `i` the first time and whenever it changes (a reconnect):
-    /// the common case is a plain comparison under an uncontended lock.
+    /// Records the callback thread of session `i` at logon (the threaded acceptor runs every callback of a
+    /// connection on that connection's thread).
     fn note_thread(&self, i: usize) {
-        let me = std::thread::current().id();
         if let Ok(mut m) = self.0.callback_threads.lock() {
-            if m.get(&i) != Some(&me) {
-                m.insert(i, me);
-            }
+            m.insert(i, std::thread::current().id());
         }
     }
 
@@ -172,18 +169,7 @@ impl App {
                     &wire::session_reject(inbound.seq_num, &inbound.msg_type, tag, reason, &text),
                 );
             }
-            Err(Refusal::Order(reject, text)) => {
-                s.work.push(
-                    responder::Work::Refused {
-                        session: i,
-                        inbound,
-                        reject,
-                        text,
-                    },
-                    true,
-                );
-            }
-            Err(Refusal::CancelReject(reject, text)) => {
+            Err(Refusal::Order(reject, text) | Refusal::CancelReject(reject, text)) => {
                 s.work.push(
                     responder::Work::Refused {
                         session: i,
@@ -347,7 +333,6 @@ impl ApplicationCallback for App {
     fn on_msg_from_app(&self, msg: &Message, session: &SessionId) -> Result<(), MsgFromAppError> {
         guard(&self.0, "from_app", Ok(()), || {
             if let Some(i) = self.0.session_of(session) {
-                self.note_thread(i);
                 self.on_app(i, msg);
             }
             Ok(())
@@ -518,11 +503,7 @@ pub fn start(
             "cannot open {} in the FIX store dir",
             responder::Progress::FILE
         )
-    });
-    let progress = match progress {
-        Ok(p) => Some(p),
-        Err(e) => return Err(e),
-    };
+    })?;
     let journal_dir = config.journal_dir();
     std::thread::Builder::new()
         .name("fix-responder".into())
@@ -635,6 +616,13 @@ mod tests {
             .expect("fix configured");
         let _c1 = logon(port, "C1");
         let _c2 = logon(port, "C2");
+        // QuickFIX answers the Logon before it calls on_logon.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while edge.shared.callback_threads.lock().unwrap().len() < 2
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let threads = edge.shared.callback_threads.lock().unwrap().clone();
         assert_eq!(threads.len(), 2, "{threads:?}");
         assert_ne!(threads[&0], threads[&1], "one thread per connection");

@@ -748,7 +748,7 @@ pub fn run(
     _listener: FeedListener,
     live: crossbeam_channel::Receiver<FeedBatch>,
     journal_dir: std::path::PathBuf,
-    progress: Option<(Progress, u64)>,
+    progress: (Progress, u64),
 ) {
     let mut r = Responder {
         orders: HashMap::new(),
@@ -758,16 +758,11 @@ pub fn run(
         last_seq: 0,
         record_seq: 0,
     };
-    let (progress, reported) = match progress {
-        Some((p, seq)) => (Some(p), seq),
-        None => (None, u64::MAX),
-    };
+    let (progress, reported) = progress;
     if let Err(e) = r.recover(&journal_dir, reported) {
         tracing::error!("FIX: cannot read the journal to rebuild working FIX orders: {e}");
     }
-    if let Some(p) = &progress {
-        p.store(r.last_seq);
-    }
+    progress.store(r.last_seq);
     let idle = &shared.work.idle;
     loop {
         let waiting = !r.pending.is_empty();
@@ -799,8 +794,8 @@ pub fn run(
                         r.record_seq = 0;
                     }
                 }
-                if let (Some(p), Some(_)) = (&progress, batch.last()) {
-                    p.store(r.last_seq);
+                if !batch.is_empty() {
+                    progress.store(r.last_seq);
                 }
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
