@@ -275,6 +275,9 @@ pub struct Sequencer {
     awaiting: VecDeque<Awaiting>,
     /// Outputs held in `awaiting` (they will need venue ring room).
     awaiting_outputs: usize,
+    /// `sync`: how many held outputs (submit, replace, cancel) concern each order. A cancel of an order with
+    /// none held leaves before its batch is durable (see [`Sequencer::release`]).
+    held_orders: std::collections::HashMap<OrderId, u32>,
     /// Journaled records for the event stream (`GET /api/v1/events`), published once durable; collected only
     /// while someone listens.
     feed: Option<Arc<LiveFeed>>,
@@ -355,6 +358,15 @@ impl LiveFeed {
     }
 }
 
+/// The order a venue output concerns (none for a price update).
+fn output_order(out: &Output) -> Option<OrderId> {
+    match out {
+        Output::Submit(o) | Output::Replace(o) => Some(o.id),
+        Output::Cancel { order } => Some(*order),
+        Output::Price(_) => None,
+    }
+}
+
 /// One batch held until the journal says it is durable.
 struct Awaiting {
     ticket: u64,
@@ -399,6 +411,7 @@ impl Sequencer {
             signals: SignalLog::default(),
             awaiting: VecDeque::new(),
             awaiting_outputs: 0,
+            held_orders: std::collections::HashMap::new(),
             feed: None,
             feed_batch: Vec::new(),
         }
@@ -730,11 +743,18 @@ impl Sequencer {
 
     /// Ends a batch: once it is as durable as the policy promises, hands its outputs to the venue ring and its
     /// answers to the edges. Under `sync` the batch is submitted to the journal's syncer and held until its
-    /// ticket is durable, while the sequencer goes on with the next one.
+    /// ticket is durable, while the sequencer goes on with the next one; only its cancels of orders with
+    /// nothing held leave at once (written to the journal's mapping, not yet synced): a cancel only takes
+    /// exposure away, and a kill switch must not wait for the disk. Everything that adds exposure (submits,
+    /// replaces), every answer and the event feed still wait for the sync.
     fn release(&mut self) {
         if self.journal.pipelined() {
             match self.journal.submit_sync() {
                 Ok(ticket) => {
+                    let mut early = self.take_early_cancels();
+                    if !early.is_empty() {
+                        self.send_to_venue(&mut early);
+                    }
                     if !(self.outputs.is_empty()
                         && self.replies.is_empty()
                         && self.feed_batch.is_empty())
@@ -786,6 +806,18 @@ impl Sequencer {
                 break;
             };
             self.awaiting_outputs -= a.outputs.len();
+            for out in &a.outputs {
+                if let Some(order) = output_order(out) {
+                    if let std::collections::hash_map::Entry::Occupied(mut e) =
+                        self.held_orders.entry(order)
+                    {
+                        *e.get_mut() -= 1;
+                        if *e.get() == 0 {
+                            e.remove();
+                        }
+                    }
+                }
+            }
             self.hand_off(a.outputs, a.replies, a.feed);
         }
     }
@@ -803,6 +835,45 @@ impl Sequencer {
             }
         }
         self.awaiting_outputs = 0;
+        self.held_orders.clear();
+    }
+
+    /// `sync`: moves out of this batch's outputs, in order, the cancels of orders that have no output held
+    /// (in an earlier batch or earlier in this one), so they cannot overtake the submit or replace they
+    /// follow; counts every output that stays.
+    fn take_early_cancels(&mut self) -> Vec<Output> {
+        let mut early = Vec::new();
+        if !self
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Cancel { .. }))
+        {
+            for out in &self.outputs {
+                if let Some(order) = output_order(out) {
+                    *self.held_orders.entry(order).or_insert(0) += 1;
+                }
+            }
+            return early;
+        }
+        let outputs = std::mem::take(&mut self.outputs);
+        let mut kept = Vec::with_capacity(outputs.len());
+        for out in outputs {
+            match output_order(&out) {
+                Some(order)
+                    if matches!(out, Output::Cancel { .. })
+                        && !self.held_orders.contains_key(&order) =>
+                {
+                    early.push(out)
+                }
+                Some(order) => {
+                    *self.held_orders.entry(order).or_insert(0) += 1;
+                    kept.push(out);
+                }
+                None => kept.push(out),
+            }
+        }
+        self.outputs = kept;
+        early
     }
 
     /// Hands a durable batch's outputs to the venue ring and its answers to the edges.
@@ -822,6 +893,16 @@ impl Sequencer {
                 f.publish(Arc::new(feed));
             }
         }
+        self.send_to_venue(&mut outputs);
+        if self.outputs.capacity() == 0 {
+            // Reuse the drained buffer for the next batch.
+            self.outputs = outputs;
+        }
+        self.publish_status();
+    }
+
+    /// Drains `outputs` into the venue ring, in order; what does not fit waits in the pending queue.
+    fn send_to_venue(&mut self, outputs: &mut Vec<Output>) {
         for out in outputs.drain(..) {
             let cmd = match out {
                 Output::Submit(o) => VenueCommand::Submit(o),
@@ -841,11 +922,6 @@ impl Sequencer {
                 Err(TrySendError::Full(c)) => self.pending_venue.push_back(c),
             }
         }
-        if self.outputs.capacity() == 0 {
-            // Reuse the drained buffer for the next batch.
-            self.outputs = outputs;
-        }
-        self.publish_status();
     }
 
     /// Moves commands waiting for room (the restore after a restart, or a burst of outputs) to the venue ring.

@@ -161,7 +161,11 @@ fn implied_by_journal(dir: &Path) -> (BTreeMap<(String, String), i64>, HashMap<u
     assert!(ok, "journal dump failed");
     let mut accounts = Vec::new();
     let mut symbols = Vec::new();
-    let mut pending: Option<(String, String, i64)> = None;
+    // Order ids are dense in journal order, one per new_order record whatever its verdict. A request whose
+    // decision a crash kept out of the journal is decided again at the restart (and may trade), so an order
+    // is known from its new_order record; its decision, when journaled, must carry the same id.
+    let mut orders_seen = 0u64;
+    let mut pending: Option<u64> = None;
     let mut owner: HashMap<u64, (String, String, i64)> = HashMap::new();
     let mut positions: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut filled: HashMap<u64, i64> = HashMap::new();
@@ -187,15 +191,24 @@ fn implied_by_journal(dir: &Path) -> (BTreeMap<(String, String), i64>, HashMap<u
             "new_order" => {
                 let o = &ev["new_order"];
                 let sign = if o["side"] == "buy" { 1 } else { -1 };
-                pending = Some((
-                    accounts[o["account"].as_u64().unwrap() as usize].clone(),
-                    symbols[o["symbol"].as_u64().unwrap() as usize].clone(),
-                    sign,
-                ));
+                orders_seen += 1;
+                owner.insert(
+                    orders_seen,
+                    (
+                        accounts[o["account"].as_u64().unwrap() as usize].clone(),
+                        symbols[o["symbol"].as_u64().unwrap() as usize].clone(),
+                        sign,
+                    ),
+                );
+                pending = Some(orders_seen);
             }
             "decision" => {
-                if let Some(p) = pending.take() {
-                    owner.insert(ev["decision"]["order"].as_u64().unwrap(), p);
+                if let Some(id) = pending.take() {
+                    assert_eq!(
+                        ev["decision"]["order"].as_u64(),
+                        Some(id),
+                        "order ids are dense in journal order"
+                    );
                 }
             }
             "venue" => {

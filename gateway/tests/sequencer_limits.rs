@@ -1,5 +1,6 @@
-//! Backpressure and fail-stop at the sequencer: a full venue ring answers "busy" without journaling, and a
-//! journal write failure halts trading (every later request answered "unavailable", readiness false).
+//! Backpressure, fail-stop and output order at the sequencer: a full venue ring answers "busy" without
+//! journaling, a journal write failure halts trading (every later request answered "unavailable", readiness
+//! false), and under `sync` a cancel released before its batch's sync never overtakes its order's submit.
 use bulwark_gateway::catalog::{Catalog, SymbolSpec};
 use bulwark_gateway::journal::{format, Durability, JournalOptions};
 use bulwark_gateway::sequencer::{
@@ -89,7 +90,8 @@ fn start(dir: &Path, venue_ring: usize) -> Running {
     }
 }
 
-fn ask(r: &Running, event: Event) -> Answer {
+/// Sends a request without waiting for its answer.
+fn send(r: &Running, event: Event) -> tokio::sync::oneshot::Receiver<Answer> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     r.tx.send(Inbound::Request {
         ts_ns: 1,
@@ -97,7 +99,13 @@ fn ask(r: &Running, event: Event) -> Answer {
         reply: Some(tx),
     })
     .unwrap();
-    rx.blocking_recv().expect("the sequencer answers")
+    rx
+}
+
+fn ask(r: &Running, event: Event) -> Answer {
+    send(r, event)
+        .blocking_recv()
+        .expect("the sequencer answers")
 }
 
 #[test]
@@ -215,6 +223,61 @@ fn a_burst_of_outputs_larger_than_the_venue_ring_waits_in_order_instead_of_crash
         (1..=30).collect::<Vec<u64>>(),
         "every cancel delivered, in order"
     );
+    r.tx.send(Inbound::Shutdown).unwrap();
+    r.handle.join().unwrap();
+}
+
+#[test]
+fn under_sync_a_cancel_never_overtakes_the_submit_it_follows() {
+    // Cancels of orders with nothing held leave before their batch's fdatasync; a cancel of an order whose
+    // submit is still held for the sync must wait behind it.
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path(), 4096);
+    let mut answers = Vec::new();
+    for i in 0..300 {
+        for event in [
+            order(i),
+            Event::CancelOrder(CancelOrder {
+                account: AccountId(0),
+                target: CancelTarget::ByClOrdId(ClOrdId::try_new(&format!("o{i}")).unwrap()),
+            }),
+        ] {
+            answers.push(send(&r, event));
+        }
+    }
+    let mut cancels_accepted = 0;
+    for (k, rx) in answers.into_iter().enumerate() {
+        match rx.blocking_recv().expect("the sequencer answers") {
+            Answer::Decided { decision, .. } => {
+                assert_eq!(decision.verdict, Verdict::Accept, "request {k}");
+                cancels_accepted += k % 2;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(cancels_accepted, 300);
+    let mut submitted = std::collections::HashSet::new();
+    let mut cancels = 0;
+    while cancels < 300 {
+        match r
+            .venue_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("every accepted cancel reaches the venue ring")
+        {
+            bulwark_adapters::VenueCommand::Submit(o) => {
+                submitted.insert(o.id);
+            }
+            bulwark_adapters::VenueCommand::Cancel { order } => {
+                assert!(
+                    submitted.contains(&order),
+                    "the cancel of {order:?} reached the venue before its submit"
+                );
+                cancels += 1;
+            }
+            other => panic!("unexpected venue command {other:?}"),
+        }
+    }
+    assert_eq!(submitted.len(), 300);
     r.tx.send(Inbound::Shutdown).unwrap();
     r.handle.join().unwrap();
 }

@@ -464,7 +464,7 @@ fn read_target(r: &mut Reader<'_>) -> Result<CancelTarget, CodecError> {
 }
 
 fn put_cl_ord_id<S: Sink>(out: &mut S, id: &ClOrdId) {
-    let s = id.as_str().as_bytes();
+    let s = id.as_bytes();
     out.push(s.len() as u8);
     out.extend_from_slice(s);
 }

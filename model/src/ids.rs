@@ -94,6 +94,12 @@ impl ClOrdId {
         }
     }
 
+    /// The id's bytes (printable ASCII).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
     pub fn as_str(&self) -> &str {
         // Invariant: constructed only from printable ASCII, which is valid UTF-8.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")

@@ -94,6 +94,7 @@ pub fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Writes a record's header and checksum at the start of `dst`, whose payload (`payload_len` bytes from
 /// offset [`RECORD_HEADER_BYTES`]) is already in place: everything except the length field, which the caller
 /// publishes last. Bytes past the payload up to the record span must be zero.
+#[inline]
 pub fn write_record_header(
     dst: &mut [u8],
     seq: u64,
@@ -108,8 +109,53 @@ pub fn write_record_header(
     dst[24..26].copy_from_slice(&kind.to_le_bytes());
     dst[26..28].copy_from_slice(&version.to_le_bytes());
     dst[28..32].copy_from_slice(&0u32.to_le_bytes());
-    let crc = crc32c::crc32c(&dst[8..end]);
+    let crc = record_crc(&dst[8..end]);
     dst[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// CRC32C (Castagnoli) of a record's checksummed bytes, equal to `crc32c::crc32c`. Records are short (under
+/// 130 bytes), where the crate's general routine (split into aligned parts, chunked three-way loops, a byte loop
+/// for the tail) costs more than the data: this one feeds 8-byte words, then 4, 2, 1 (SSE4.2, inlined into the
+/// append; detected once). Anything else uses the crate.
+#[inline]
+pub fn record_crc(bytes: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: the CPU has SSE4.2 (checked just above).
+        return unsafe { crc32c_sse42(bytes) };
+    }
+    crc32c::crc32c(bytes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_sse42(bytes: &[u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u16, _mm_crc32_u32, _mm_crc32_u64, _mm_crc32_u8};
+    let mut crc = u64::from(u32::MAX);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        crc = _mm_crc32_u64(crc, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+    let mut crc = crc as u32;
+    let mut rest = words.remainder();
+    if rest.len() >= 4 {
+        crc = _mm_crc32_u32(
+            crc,
+            u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")),
+        );
+        rest = &rest[4..];
+    }
+    if rest.len() >= 2 {
+        crc = _mm_crc32_u16(
+            crc,
+            u16::from_le_bytes(rest[..2].try_into().expect("2 bytes")),
+        );
+        rest = &rest[2..];
+    }
+    if let Some(&b) = rest.first() {
+        crc = _mm_crc32_u8(crc, b);
+    }
+    !crc
 }
 
 /// One committed record as the scanner found it.
@@ -328,7 +374,7 @@ fn check_record(
         ));
     }
     let stored = u32_at(data, offset + 4);
-    let actual = crc32c::crc32c(&data[offset + 8..end]);
+    let actual = record_crc(&data[offset + 8..end]);
     if stored != actual {
         return Err(format!(
             "record checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
@@ -351,4 +397,31 @@ fn check_record(
 
 fn first_nonzero(b: &[u8]) -> Option<usize> {
     b.iter().position(|&x| x != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_crc_equals_the_crc32c_crate_for_every_length_and_alignment() {
+        let mut data = vec![0u8; 512];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for b in &mut data {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        for start in 0..8 {
+            for len in 0..300 {
+                let bytes = &data[start..start + len];
+                assert_eq!(
+                    record_crc(bytes),
+                    crc32c::crc32c(bytes),
+                    "start {start} len {len}"
+                );
+            }
+        }
+    }
 }

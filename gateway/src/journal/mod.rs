@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 
 pub mod format;
+mod prefault;
 
 use bulwark_model::codec;
 use bulwark_model::Event;
@@ -101,6 +102,8 @@ pub struct Journal {
     flusher: Option<std::thread::JoinHandle<()>>,
     /// `sync` only: the pipelined group commit's syncer thread.
     pipe: Option<SyncPipe>,
+    /// `none` only: faults the pages ahead of the writer in as writable (see [`prefault`]).
+    prefault: Option<prefault::Prefaulter>,
 }
 
 /// Pipelined group commit (`sync`): the sequencer hands "make everything so far durable" to a syncer thread as
@@ -189,11 +192,18 @@ impl Journal {
             stop_flusher: Arc::new(AtomicBool::new(false)),
             flusher: None,
             pipe: None,
+            prefault: None,
         };
         match options.durability {
             Durability::Interval { interval_ms } => journal.start_flusher(interval_ms),
             Durability::Sync => journal.start_syncer(),
-            Durability::None => {}
+            Durability::None => match prefault::Prefaulter::start() {
+                Ok(mut p) => {
+                    p.advance(&journal.active.map, journal.active.write_offset);
+                    journal.prefault = Some(p);
+                }
+                Err(e) => tracing::warn!("journal write prefaulting is off (no thread: {e})"),
+            },
         }
         let report = RecoveryReport {
             records,
@@ -331,13 +341,49 @@ impl Journal {
     }
 
     /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
-    /// until [`Journal::commit`]. The record is assembled and checksummed in cache-hot memory (a stack buffer
-    /// for fixed-size events, a reusable scratch buffer for boot records), then copied into the mapping in one
-    /// piece and committed by publishing its length: the mapping is written once and never read back.
+    /// until [`Journal::commit`]. A fixed-size event is encoded and checksummed in a stack buffer (reading
+    /// the record back from the mapping for the checksum stalled on the stores' cache misses), copied into the
+    /// mapping in one constant-size piece (past the record it writes only zeros over zeros: segments are
+    /// zero-filled and a torn tail is zeroed at recovery), and committed by publishing its length last; the
+    /// next records' cache lines are prefetched. Boot and audit records (variable length) are assembled in a
+    /// reusable scratch buffer.
     pub fn append(&mut self, ts_ns: i64, event: &Event) -> Result<u64, JournalError> {
         if let Some(f) = self.failure() {
             return Err(JournalError::Failed(f.to_string()));
         }
+        let at = self.active.write_offset;
+        if event.is_variable_length() || at + FIXED_RECORD_BYTES > self.active.map.len() {
+            return self.append_slow(ts_ns, event);
+        }
+        let seq = self.next_seq;
+        let mut record = [0u8; FIXED_RECORD_BYTES];
+        let len = codec::encode_into(event, &mut record[RECORD_HEADER_BYTES..]);
+        let span = record_span(len);
+        write_record_header(
+            &mut record,
+            seq,
+            ts_ns,
+            event.kind() as u16,
+            codec::CODEC_VERSION,
+            len,
+        );
+        // The whole buffer, a constant size the compiler copies inline: past `span` it only writes zeros over
+        // the zeros after the write offset.
+        let dst = &mut self.active.map[at..at + FIXED_RECORD_BYTES];
+        dst[4..].copy_from_slice(&record[4..]);
+        publish_length(dst, len);
+        self.active.write_offset = at + span;
+        self.next_seq += 1;
+        prefetch_for_write(&self.active.map, self.active.write_offset);
+        if let Some(p) = &mut self.prefault {
+            p.advance(&self.active.map, self.active.write_offset);
+        }
+        Ok(seq)
+    }
+
+    /// [`Journal::append`] for variable-length records and for a record that may not fit the active segment.
+    #[cold]
+    fn append_slow(&mut self, ts_ns: i64, event: &Event) -> Result<u64, JournalError> {
         let mut fixed = [0u8; FIXED_RECORD_BYTES];
         let mut scratch = std::mem::take(&mut self.scratch);
         let boot = event.is_variable_length();
@@ -378,15 +424,13 @@ impl Journal {
         let at = self.active.write_offset;
         let dst = &mut self.active.map[at..at + span];
         dst[4..].copy_from_slice(&record[4..]);
-        let len_ptr = dst.as_mut_ptr().cast::<u32>();
-        // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (bounds checked by
-        // the slice above); record offsets are multiples of 8 from a page-aligned base, so it is 4-aligned. Only
-        // this thread writes the mapping. The Release store orders the body before the length, which is what
-        // makes the length the commit marker.
-        unsafe { AtomicU32::from_ptr(len_ptr) }.store(len as u32, Ordering::Release);
+        publish_length(dst, len);
         self.active.write_offset += span;
         self.next_seq += 1;
         self.scratch = scratch;
+        if let Some(p) = &mut self.prefault {
+            p.advance(&self.active.map, self.active.write_offset);
+        }
         Ok(seq)
     }
 
@@ -440,13 +484,19 @@ impl Journal {
         if let Ok(mut target) = self.flush_target.lock() {
             *target = next.file.clone();
         }
-        self.active = next;
+        let old = std::mem::replace(&mut self.active, next);
+        if let Some(p) = &mut self.prefault {
+            p.retire(old.map);
+            p.advance(&self.active.map, self.active.write_offset);
+        }
         Ok(())
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        // First: the prefault thread may be working inside the active mapping, which drops with the fields.
+        drop(self.prefault.take());
         self.stop_flusher.store(true, Ordering::Relaxed);
         if let Some(h) = self.flusher.take() {
             let _ = h.join();
@@ -459,6 +509,41 @@ impl Drop for Journal {
             }
         }
     }
+}
+
+/// How far ahead of the write offset the next records' cache lines are prefetched, in bytes.
+const PREFETCH_AHEAD_BYTES: usize = 256;
+
+/// Asks the CPU to bring the two cache lines at `offset` of the mapping in, so that the record written there
+/// a few appends later (and the checksum that reads it back) does not wait for memory.
+#[inline]
+fn prefetch_for_write(map: &MmapMut, write_offset: usize) {
+    let offset = write_offset + PREFETCH_AHEAD_BYTES;
+    // Not across a page boundary: the line would miss the TLB, and the prefetch would cost more than it saves.
+    #[cfg(target_arch = "x86_64")]
+    if offset + 128 <= map.len() && (offset + 127) / 4096 == write_offset / 4096 {
+        // SAFETY: both addresses are inside the mapping (checked above); a prefetch has no architectural effect.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let p = map.as_ptr().add(offset).cast::<i8>();
+            _mm_prefetch::<_MM_HINT_ET0>(p);
+            _mm_prefetch::<_MM_HINT_ET0>(p.add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (map, offset);
+}
+
+/// Commits a record whose body is in place: stores its length in its first 4 bytes, last.
+#[inline]
+fn publish_length(dst: &mut [u8], len: usize) {
+    assert!(dst.len() >= 4);
+    let len_ptr = dst.as_mut_ptr().cast::<u32>();
+    // SAFETY: `len_ptr` points at the first 4 bytes of this record inside the live mapping (checked above);
+    // record offsets are multiples of 8 from a page-aligned base, so it is 4-aligned. Only this thread writes
+    // the mapping. The Release store orders the body before the length, which is what makes the length the
+    // commit marker.
+    unsafe { AtomicU32::from_ptr(len_ptr) }.store(len as u32, Ordering::Release);
 }
 
 fn map_file(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
