@@ -28,6 +28,23 @@ fn order(i: u64) -> Event {
     })
 }
 
+/// A journal in `dir` with nothing to replay.
+fn open_journal(
+    dir: std::path::PathBuf,
+    segment_bytes: u64,
+    durability: Durability,
+) -> (Journal, bulwark_gateway::journal::RecoveryReport) {
+    Journal::open(
+        JournalOptions {
+            dir,
+            segment_bytes,
+            durability,
+        },
+        |_, _, _| Ok(()),
+    )
+    .expect("open the journal")
+}
+
 fn main() {
     let records: usize = std::env::args()
         .nth(1)
@@ -40,15 +57,11 @@ fn main() {
     bulwark_model::codec::encode(&order(1), &mut payload);
     let record_bytes = format::record_span(payload.len());
     let segment_bytes = ((records * record_bytes) as u64 + (1 << 20)).next_power_of_two();
-    let (mut journal, _) = Journal::open(
-        JournalOptions {
-            dir: dir.path().join("journal"),
-            segment_bytes,
-            durability: Durability::None,
-        },
-        |_, _, _| Ok(()),
-    )
-    .expect("open journal");
+    let (mut journal, _) =
+        open_journal(dir.path().join("journal"), segment_bytes, Durability::None);
+    // The journal prepares its next segment in the background from the start (writing its zeros); let that
+    // finish, so that the rounds below time appends, not the disk's write-back.
+    std::thread::sleep(std::time::Duration::from_secs(2));
 
     // The floor: a populated shared mapping of a preallocated file of the same size.
     let floor_path = dir.path().join("floor.bin");
@@ -103,15 +116,7 @@ fn main() {
 
     // The price of durability: one record per group-commit batch under `sync` (append + msync), the worst case.
     let sync_records = 20_000usize;
-    let (mut synced, _) = Journal::open(
-        JournalOptions {
-            dir: dir.path().join("journal-sync"),
-            segment_bytes: 64 << 20,
-            durability: Durability::Sync,
-        },
-        |_, _, _| Ok(()),
-    )
-    .expect("open sync journal");
+    let (mut synced, _) = open_journal(dir.path().join("journal-sync"), 64 << 20, Durability::Sync);
     let mut h_sync = histogram();
     for (i, ev) in events.iter().cycle().take(sync_records).enumerate() {
         let t0 = Instant::now();
@@ -121,6 +126,35 @@ fn main() {
             .record((t0.elapsed().as_nanos() as u64).max(1))
             .expect("in range");
     }
+    // Rollovers: the default 64 MiB segments, durability none, enough records for several new segments; the
+    // appends that open a new segment are timed apart. Records arrive every 2 us (about 40 MB/s), so that the
+    // segment made ahead has time to be ready, as it has at any sustained rate below that.
+    let roll_records = 3_500_000usize;
+    let (mut rolling, _) =
+        open_journal(dir.path().join("journal-roll"), 64 << 20, Durability::None);
+    let mut h_rolling = histogram();
+    let mut over_1ms = 0u64;
+    let mut due = Instant::now();
+    for (i, ev) in events.iter().cycle().take(roll_records).enumerate() {
+        due += std::time::Duration::from_micros(2);
+        while Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        let t0 = Instant::now();
+        rolling.append(i as i64, ev).expect("append");
+        let ns = (t0.elapsed().as_nanos() as u64).max(1);
+        h_rolling.record(ns).expect("in range");
+        over_1ms += u64::from(ns > 1_000_000);
+    }
+    let rollovers = std::fs::read_dir(dir.path().join("journal-roll"))
+        .map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "bwj"))
+            })
+            .count()
+        })
+        .saturating_sub(1);
     println!("machine: {}", machine());
     println!(
         "records: {} per side, {record_bytes} bytes each ({} payload), {ROUNDS} alternating rounds, {:.2} s",
@@ -137,6 +171,17 @@ fn main() {
             "append + commit, durability sync (1 record per batch)",
             &h_sync
         )
+    );
+    println!(
+        "{}",
+        row(
+            "append across rollovers (64 MiB segments, one per 2 us)",
+            &h_rolling
+        )
+    );
+    println!(
+        "rollovers: {rollovers}, appends over 1 ms: {over_1ms}, slowest append: {} us",
+        h_rolling.max() / 1000
     );
     for q in [0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.995] {
         println!(

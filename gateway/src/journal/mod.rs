@@ -10,6 +10,7 @@
 
 pub mod format;
 mod prefault;
+mod prepare;
 
 use bulwark_model::codec;
 use bulwark_model::Event;
@@ -104,6 +105,8 @@ pub struct Journal {
     pipe: Option<SyncPipe>,
     /// `none` only: faults the pages ahead of the writer in as writable (see [`prefault`]).
     prefault: Option<prefault::Prefaulter>,
+    /// Makes the next segment while this one fills (see [`prepare`]).
+    preparer: Option<prepare::Preparer>,
 }
 
 /// Pipelined group commit (`sync`): the sequencer hands "make everything so far durable" to a syncer thread as
@@ -193,6 +196,7 @@ impl Journal {
             flusher: None,
             pipe: None,
             prefault: None,
+            preparer: None,
         };
         match options.durability {
             Durability::Interval { interval_ms } => journal.start_flusher(interval_ms),
@@ -204,6 +208,13 @@ impl Journal {
                 }
                 Err(e) => tracing::warn!("journal write prefaulting is off (no thread: {e})"),
             },
+        }
+        match prepare::Preparer::start(options.dir.clone(), options.segment_bytes) {
+            Ok(mut p) => {
+                p.request(journal.active.index + 1);
+                journal.preparer = Some(p);
+            }
+            Err(e) => tracing::warn!("journal segments are not prepared ahead (no thread: {e})"),
         }
         let report = RecoveryReport {
             records,
@@ -471,16 +482,28 @@ impl Journal {
 
     fn roll(&mut self) -> Result<(), JournalError> {
         // The old segment is made durable before the new one takes records, under every policy but `none`.
-        if self.options.durability != Durability::None {
+        let durable = self.options.durability != Durability::None;
+        if durable {
             let path = self.active.path.clone();
             self.active.map.flush().map_err(io("msync", &path))?;
         }
-        let next = create_segment(
-            &self.options.dir,
-            self.active.index + 1,
-            self.next_seq,
-            self.options.segment_bytes,
-        )?;
+        let index = self.active.index + 1;
+        let prepared = self.preparer.as_mut().and_then(|p| p.take(index));
+        let next = match prepared {
+            Some(p) => finish_segment(
+                &self.options.dir,
+                p,
+                self.next_seq,
+                self.options.segment_bytes,
+                durable,
+            )?,
+            None => create_segment(
+                &self.options.dir,
+                index,
+                self.next_seq,
+                self.options.segment_bytes,
+            )?,
+        };
         if let Ok(mut target) = self.flush_target.lock() {
             *target = next.file.clone();
         }
@@ -488,6 +511,11 @@ impl Journal {
         if let Some(p) = &mut self.prefault {
             p.retire(old.map);
             p.advance(&self.active.map, self.active.write_offset);
+        } else if let Some(p) = &self.preparer {
+            p.unmap_later(old.map);
+        }
+        if let Some(p) = &mut self.preparer {
+            p.request(index + 1);
         }
         Ok(())
     }
@@ -497,6 +525,7 @@ impl Drop for Journal {
     fn drop(&mut self) {
         // First: the prefault thread may be working inside the active mapping, which drops with the fields.
         drop(self.prefault.take());
+        drop(self.preparer.take());
         self.stop_flusher.store(true, Ordering::Relaxed);
         if let Some(h) = self.flusher.take() {
             let _ = h.join();
@@ -553,13 +582,20 @@ fn map_file(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
     unsafe { MmapOptions::new().populate().map_mut(file) }.map_err(io("mmap", path))
 }
 
-fn create_segment(
+/// A segment file made but not yet in place: `….bwj.tmp`, preallocated, zero-filled and synced, mapped.
+pub(crate) struct PreparedSegment {
+    index: u64,
+    tmp: PathBuf,
+    file: File,
+    map: MmapMut,
+}
+
+/// Makes segment `index` as a `.tmp` file: blocks reserved, zeros written and synced, mapped and populated.
+pub(crate) fn prepare_segment_file(
     dir: &Path,
     index: u64,
-    first_seq: u64,
     segment_bytes: u64,
-) -> Result<Segment, JournalError> {
-    let path = dir.join(segment_file_name(index));
+) -> Result<PreparedSegment, JournalError> {
     let tmp = dir.join(format!("{}.tmp", segment_file_name(index)));
     let file = OpenOptions::new()
         .read(true)
@@ -586,19 +622,48 @@ fn create_segment(
     // through the map would then also convert its extent, a synchronous metadata write per sync (measured:
     // most of the cost of a group commit on ext4). Written once here, every later sync is data only.
     zero_fill(&file, segment_bytes).map_err(io("zero-fill", &tmp))?;
-    let mut map = map_file(&file, &tmp)?;
+    let map = map_file(&file, &tmp)?;
+    Ok(PreparedSegment {
+        index,
+        tmp,
+        file,
+        map,
+    })
+}
+
+/// Puts a prepared segment in place as the segment starting at `first_seq`: its header, then the rename
+/// (header, file and directory synced when `durable`).
+fn finish_segment(
+    dir: &Path,
+    prepared: PreparedSegment,
+    first_seq: u64,
+    segment_bytes: u64,
+    durable: bool,
+) -> Result<Segment, JournalError> {
+    let PreparedSegment {
+        index,
+        tmp,
+        file,
+        mut map,
+    } = prepared;
+    let path = dir.join(segment_file_name(index));
     let header = SegmentHeader {
         index,
         first_seq,
         segment_bytes,
     };
     map[..SEGMENT_HEADER_BYTES].copy_from_slice(&header.encode());
-    map.flush().map_err(io("msync", &tmp))?;
-    file.sync_all().map_err(io("fsync", &tmp))?;
+    if durable {
+        map.flush_range(0, SEGMENT_HEADER_BYTES)
+            .map_err(io("msync", &tmp))?;
+        file.sync_all().map_err(io("fsync", &tmp))?;
+    }
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("fsync directory", dir))?;
+    if durable {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("fsync directory", dir))?;
+    }
     Ok(Segment {
         index,
         path,
@@ -607,6 +672,22 @@ fn create_segment(
         write_offset: SEGMENT_HEADER_BYTES,
         synced_offset: SEGMENT_HEADER_BYTES,
     })
+}
+
+/// Makes segment `index` in place, synced, at once (the first segment, or when none was prepared).
+fn create_segment(
+    dir: &Path,
+    index: u64,
+    first_seq: u64,
+    segment_bytes: u64,
+) -> Result<Segment, JournalError> {
+    finish_segment(
+        dir,
+        prepare_segment_file(dir, index, segment_bytes)?,
+        first_seq,
+        segment_bytes,
+        true,
+    )
 }
 
 fn zero_fill(file: &File, bytes: u64) -> std::io::Result<()> {
@@ -708,6 +789,39 @@ mod tests {
         assert_eq!(j2.durable_ticket(), u64::MAX);
         drop(j);
         assert_eq!(read_all(dir.path()).len(), 2000);
+    }
+
+    #[test]
+    fn the_next_segment_is_prepared_ahead_and_a_stale_prepared_file_is_no_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        for policy in [Durability::None, Durability::Sync] {
+            let sub = dir.path().join(policy.name());
+            let (mut j, _) = Journal::open(opts(&sub, policy), |_, _, _| Ok(())).unwrap();
+            for i in 0..3000 {
+                j.append(i, &price(i)).unwrap();
+            }
+            let last = j.active.index;
+            assert!(last >= 2, "the test needs rollovers");
+            drop(j);
+            let tmp = sub.join(format!("{}.tmp", segment_file_name(last + 1)));
+            assert!(tmp.exists(), "segment {} was prepared ahead", last + 1);
+            // A crash while preparing leaves a half-made file: it is not a segment, and is made again.
+            std::fs::write(&tmp, b"half-made segment").unwrap();
+            assert_eq!(read_all(&sub).len(), 3000);
+            let (mut j, rep) = Journal::open(opts(&sub, policy), |_, _, _| Ok(())).unwrap();
+            assert_eq!(rep.records, 3000);
+            for i in 3000..6000 {
+                j.append(i, &price(i)).unwrap();
+            }
+            assert!(j.active.index > last + 1, "rolled onto the remade segment");
+            drop(j);
+            let all = read_all(&sub);
+            assert_eq!(all.len(), 6000);
+            assert!(all
+                .iter()
+                .enumerate()
+                .all(|(k, (seq, ts, _))| *seq == k as u64 + 1 && *ts == k as i64));
+        }
     }
 
     #[test]
