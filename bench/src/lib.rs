@@ -71,6 +71,15 @@ impl std::fmt::Debug for SequencerRig {
     }
 }
 
+/// Waits (up to a minute) until the journal has made its spare segment: a fresh journal writes it in the
+/// background at start, which would otherwise compete with the first timed rounds.
+pub fn wait_for_the_spare_segment(journal: &bulwark_gateway::journal::Journal) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal.next_segment_ready() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 impl SequencerRig {
     #[allow(clippy::too_many_arguments)]
     pub fn start(
@@ -109,6 +118,7 @@ impl SequencerRig {
         let (journal, engine, _) =
             sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits))
                 .expect("journal opens");
+        wait_for_the_spare_segment(&journal);
         let (tx, in_rx) = crossbeam_channel::bounded(ring);
         let (v_tx, rx) = crossbeam_channel::bounded(ring);
         let (reports, r_rx) = crossbeam_channel::bounded(ring);

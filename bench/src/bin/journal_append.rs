@@ -59,9 +59,7 @@ fn main() {
     let segment_bytes = ((records * record_bytes) as u64 + (1 << 20)).next_power_of_two();
     let (mut journal, _) =
         open_journal(dir.path().join("journal"), segment_bytes, Durability::None);
-    // The journal prepares its next segment in the background from the start (writing its zeros); let that
-    // finish, so that the rounds below time appends, not the disk's write-back.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    bulwark_bench::wait_for_the_spare_segment(&journal);
 
     // The floor: a populated shared mapping of a preallocated file of the same size.
     let floor_path = dir.path().join("floor.bin");
@@ -117,6 +115,7 @@ fn main() {
     // The price of durability: one record per group-commit batch under `sync` (append + msync), the worst case.
     let sync_records = 20_000usize;
     let (mut synced, _) = open_journal(dir.path().join("journal-sync"), 64 << 20, Durability::Sync);
+    bulwark_bench::wait_for_the_spare_segment(&synced);
     let mut h_sync = histogram();
     for (i, ev) in events.iter().cycle().take(sync_records).enumerate() {
         let t0 = Instant::now();
@@ -132,6 +131,7 @@ fn main() {
     let roll_records = 3_500_000usize;
     let (mut rolling, _) =
         open_journal(dir.path().join("journal-roll"), 64 << 20, Durability::None);
+    bulwark_bench::wait_for_the_spare_segment(&rolling);
     let mut h_rolling = histogram();
     let mut over_1ms = 0u64;
     let mut due = Instant::now();

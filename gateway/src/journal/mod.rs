@@ -311,6 +311,12 @@ impl Journal {
         Ok(pipe.submitted)
     }
 
+    /// Whether the next segment, prepared in the background, is ready for the rollover (benches wait for it
+    /// before timing, so that they time appends and not the zero-fill of a fresh journal's spare segment).
+    pub fn next_segment_ready(&self) -> bool {
+        self.preparer.as_ref().is_some_and(|p| p.ready())
+    }
+
     /// The highest ticket known durable (`u64::MAX` when the policy has no syncer).
     pub fn durable_ticket(&self) -> u64 {
         self.pipe

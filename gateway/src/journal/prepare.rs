@@ -80,6 +80,11 @@ impl Preparer {
         }
     }
 
+    /// Whether the segment asked for is made (or its making failed) and waits to be taken.
+    pub(super) fn ready(&self) -> bool {
+        self.outstanding.is_some() && !self.done.is_empty()
+    }
+
     /// Unmaps `map` on the preparing thread.
     pub(super) fn unmap_later(&self, map: MmapMut) {
         if let Some(tx) = &self.tx {
