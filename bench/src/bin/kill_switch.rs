@@ -1,7 +1,7 @@
 //! The kill switch under load: from the kill request entering the inbound ring to the last of 1,000 cancels
 //! handed to the venue ring, through the real sequencer (audit and control records journaled, the engine
-//! cancelling every working order in scope, the batch made durable under the chosen policy before anything
-//! leaves). Floor in the same run: the same rings and a thread that answers the request by pushing 1,000
+//! cancelling every working order in scope; under `sync` the cancels leave once journaled, before the batch's
+//! fdatasync, and only the answer waits for it). Floor in the same run: the same rings and a thread that answers the request by pushing 1,000
 //! cancel commands, with no journal and no engine. Before the rounds, 100,000 (account, symbol) books of 1,000
 //! accounts trade once and see their order canceled, so the engine holds many books with nothing working (a
 //! kill must not pay for them). Each round submits 1,000 fresh working orders across 10 accounts and 100
