@@ -637,8 +637,8 @@ pub(crate) fn prepare_segment_file(
     })
 }
 
-/// Puts a prepared segment in place as the segment starting at `first_seq`: its header, then the rename
-/// (header, file and directory synced when `durable`).
+/// Puts a prepared segment in place as the segment starting at `first_seq`: its header (always synced), then
+/// the rename (file and directory synced too when `durable`).
 fn finish_segment(
     dir: &Path,
     prepared: PreparedSegment,
@@ -659,9 +659,11 @@ fn finish_segment(
         segment_bytes,
     };
     map[..SEGMENT_HEADER_BYTES].copy_from_slice(&header.encode());
+    // The header is on disk before the name, under every policy: a power loss must never leave a segment file
+    // whose header is zeros (recovery would refuse to start), only a `.tmp` file or a complete header.
+    map.flush_range(0, SEGMENT_HEADER_BYTES)
+        .map_err(io("msync", &tmp))?;
     if durable {
-        map.flush_range(0, SEGMENT_HEADER_BYTES)
-            .map_err(io("msync", &tmp))?;
         file.sync_all().map_err(io("fsync", &tmp))?;
     }
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
@@ -936,8 +938,16 @@ mod tests {
                 break;
             }
         }
+        // Failing where the next segment is put in place: its creation, or (if the segment prepared ahead was
+        // made before the directory moved) its rename.
         assert!(
-            matches!(failed, Some(JournalError::Io { op: "create", .. })),
+            matches!(
+                failed,
+                Some(JournalError::Io {
+                    op: "create" | "rename",
+                    ..
+                })
+            ),
             "{failed:?}"
         );
         assert!(matches!(j.append(0, &ev), Err(JournalError::Failed(_))));

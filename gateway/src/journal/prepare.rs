@@ -2,8 +2,8 @@
 //! and populating it) takes tens of milliseconds for the default 64 MiB (about 45 ms of it the zero-fill on this
 //! machine's disk); done at rollover, that stalled the sequencer, and every edge behind it, once per segment.
 //! This thread prepares segment `index + 1` as `….bwj.tmp` while the writer fills segment `index`; at rollover
-//! the writer only writes the header, renames the file into place (syncing both unless the policy is `none`)
-//! and goes on. A `.tmp` file is not a segment to recovery or the journal tools; one left by a crash is
+//! the writer only writes and syncs the header, renames the file into place (syncing the file and the
+//! directory too unless the policy is `none`) and goes on. A `.tmp` file is not a segment to recovery or the journal tools; one left by a crash is
 //! recreated. The thread also unmaps the segments the writer leaves (under `none` the prefault thread does,
 //! after its queued ranges).
 
