@@ -277,7 +277,7 @@ pub struct Sequencer {
     awaiting_outputs: usize,
     /// `sync`: how many held outputs (submit, replace, cancel) concern each order. A cancel of an order with
     /// none held leaves before its batch is durable (see [`Sequencer::release`]).
-    held_orders: std::collections::HashMap<OrderId, u32>,
+    held_orders: rustc_hash::FxHashMap<OrderId, u32>,
     /// Journaled records for the event stream (`GET /api/v1/events`), published once durable; collected only
     /// while someone listens.
     feed: Option<Arc<LiveFeed>>,
@@ -411,7 +411,7 @@ impl Sequencer {
             signals: SignalLog::default(),
             awaiting: VecDeque::new(),
             awaiting_outputs: 0,
-            held_orders: std::collections::HashMap::new(),
+            held_orders: rustc_hash::FxHashMap::default(),
             feed: None,
             feed_batch: Vec::new(),
         }
@@ -843,36 +843,18 @@ impl Sequencer {
     /// follow; counts every output that stays.
     fn take_early_cancels(&mut self) -> Vec<Output> {
         let mut early = Vec::new();
-        if !self
-            .outputs
-            .iter()
-            .any(|o| matches!(o, Output::Cancel { .. }))
-        {
-            for out in &self.outputs {
-                if let Some(order) = output_order(out) {
-                    *self.held_orders.entry(order).or_insert(0) += 1;
-                }
+        let held = &mut self.held_orders;
+        self.outputs.retain(|out| {
+            let Some(order) = output_order(out) else {
+                return true;
+            };
+            if matches!(out, Output::Cancel { .. }) && !held.contains_key(&order) {
+                early.push(*out);
+                return false;
             }
-            return early;
-        }
-        let outputs = std::mem::take(&mut self.outputs);
-        let mut kept = Vec::with_capacity(outputs.len());
-        for out in outputs {
-            match output_order(&out) {
-                Some(order)
-                    if matches!(out, Output::Cancel { .. })
-                        && !self.held_orders.contains_key(&order) =>
-                {
-                    early.push(out)
-                }
-                Some(order) => {
-                    *self.held_orders.entry(order).or_insert(0) += 1;
-                    kept.push(out);
-                }
-                None => kept.push(out),
-            }
-        }
-        self.outputs = kept;
+            *held.entry(order).or_insert(0) += 1;
+            true
+        });
         early
     }
 

@@ -582,12 +582,9 @@ fn pt_10_a_drop_cancels_working_day_orders_and_keeps_gtc_while_a_clean_logout_ke
     assert_eq!(status("DAY-1"), "canceled");
     assert_eq!(status("GTC-1"), "new");
     // Reconnect: the cancel report sent while the session was down comes back on the resend.
-    let mut c = FixClient::connect(rig.fix_port, "FIX.4.4", "CLI44", GW);
-    c.next_seq = next;
-    c.logon(30);
+    let (mut c, _) = FixClient::reconnect(rig.fix_port, "FIX.4.4", "CLI44", GW, next);
     // The gateway's Logon shows a gap: ask for what was sent meanwhile.
-    let from = (seen + 1).to_string();
-    c.send("2", &[(7, &from), (16, "0")]);
+    c.resend_from(seen + 1);
     let r = c.expect(
         |m| m.get(150) == Some("4") && m.get(11) == Some("DAY-1"),
         "cancel-on-disconnect report",
@@ -617,16 +614,14 @@ fn restart_mid_session_continues_sequence_numbers_and_answers_a_resend_with_poss
     let next = c.next_seq;
     drop(c);
     rig.restart();
-    let mut c = FixClient::connect(rig.fix_port, "FIX.4.4", "CLI44", GW);
-    c.next_seq = next;
-    let logon = c.logon(30);
+    let (mut c, logon) = FixClient::reconnect(rig.fix_port, "FIX.4.4", "CLI44", GW, next);
     let logon_seq: u64 = logon.get(34).unwrap().parse().unwrap();
     assert!(
         logon_seq > last_gw_seq,
         "gateway sequence numbers continue: {logon_seq} after {last_gw_seq}"
     );
     // Ask for everything again: application messages come back as PossDup copies.
-    c.send("2", &[(7, "1"), (16, "0")]);
+    c.resend_from(1);
     let dup = c.expect(
         |m| m.get(43) == Some("Y") && m.get(35) == Some("8") && m.get(11) == Some("R-1"),
         "PossDup copy of R-1's report",
@@ -682,11 +677,8 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
     )
     .unwrap();
     rig.gw = Some(Gateway::start(&rig.config));
-    let mut c = FixClient::connect(rig.fix_port, "FIX.4.4", "CLI44", GW);
-    c.next_seq = next;
-    c.logon(30);
-    let from = (seen + 1).to_string();
-    c.send("2", &[(7, &from), (16, "0")]);
+    let (mut c, _) = FixClient::reconnect(rig.fix_port, "FIX.4.4", "CLI44", GW, next);
+    c.resend_from(seen + 1);
     let again = c.expect(
         |m| m.get(150) == Some("F") && m.get(11) == Some("F-1"),
         "the fill's report, sent after the restart",

@@ -372,30 +372,38 @@ impl Journal {
         if event.is_variable_length() || at + FIXED_RECORD_BYTES > self.active.map.len() {
             return self.append_slow(ts_ns, event);
         }
-        let seq = self.next_seq;
         let mut record = [0u8; FIXED_RECORD_BYTES];
         let len = codec::encode_into(event, &mut record[RECORD_HEADER_BYTES..]);
-        let span = record_span(len);
+        // The whole buffer, a constant size the compiler copies inline: past the record it only writes zeros over
+        // the zeros after the write offset.
+        Ok(self.place(&mut record, ts_ns, event, len))
+    }
+
+    /// Writes the header of `record` (payload of `len` bytes in place), copies it into the mapping at the write
+    /// offset (all of `record` but the length field), publishes the length and moves on. Returns its sequence
+    /// number. The caller has made sure `record` fits the active segment.
+    #[inline]
+    fn place(&mut self, record: &mut [u8], ts_ns: i64, event: &Event, len: usize) -> u64 {
+        let seq = self.next_seq;
         write_record_header(
-            &mut record,
+            record,
             seq,
             ts_ns,
             event.kind() as u16,
             codec::CODEC_VERSION,
             len,
         );
-        // The whole buffer, a constant size the compiler copies inline: past `span` it only writes zeros over
-        // the zeros after the write offset.
-        let dst = &mut self.active.map[at..at + FIXED_RECORD_BYTES];
+        let at = self.active.write_offset;
+        let dst = &mut self.active.map[at..at + record.len()];
         dst[4..].copy_from_slice(&record[4..]);
         publish_length(dst, len);
-        self.active.write_offset = at + span;
+        self.active.write_offset = at + record_span(len);
         self.next_seq += 1;
         prefetch_for_write(&self.active.map, self.active.write_offset);
         if let Some(p) = &mut self.prefault {
             p.advance(&self.active.map, self.active.write_offset);
         }
-        Ok(seq)
+        seq
     }
 
     /// [`Journal::append`] for variable-length records and for a record that may not fit the active segment.
@@ -429,25 +437,8 @@ impl Journal {
         } else {
             &mut fixed[..span]
         };
-        let seq = self.next_seq;
-        write_record_header(
-            record,
-            seq,
-            ts_ns,
-            event.kind() as u16,
-            codec::CODEC_VERSION,
-            len,
-        );
-        let at = self.active.write_offset;
-        let dst = &mut self.active.map[at..at + span];
-        dst[4..].copy_from_slice(&record[4..]);
-        publish_length(dst, len);
-        self.active.write_offset += span;
-        self.next_seq += 1;
+        let seq = self.place(record, ts_ns, event, len);
         self.scratch = scratch;
-        if let Some(p) = &mut self.prefault {
-            p.advance(&self.active.map, self.active.write_offset);
-        }
         Ok(seq)
     }
 

@@ -123,6 +123,26 @@ impl FixClient {
         self.expect(|m| m.msg_type() == "A", "Logon")
     }
 
+    /// Connects again after a drop or a restart, continuing our sequence numbers from `next_seq`, and logs on.
+    pub fn reconnect(
+        port: u16,
+        begin: &str,
+        me: &str,
+        gateway: &str,
+        next_seq: u64,
+    ) -> (FixClient, Msg) {
+        let mut c = FixClient::connect(port, begin, me, gateway);
+        c.next_seq = next_seq;
+        let logon = c.logon(30);
+        (c, logon)
+    }
+
+    /// Sends a ResendRequest for everything from sequence number `from`.
+    pub fn resend_from(&mut self, from: u64) {
+        let from = from.to_string();
+        self.send("2", &[(7, &from), (16, "0")]);
+    }
+
     /// Reads the next message within `timeout`; `None` on timeout or a closed connection. Answers
     /// TestRequests (so the session stays up) and records everything.
     pub fn recv(&mut self, timeout: Duration) -> Option<Msg> {
