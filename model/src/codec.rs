@@ -69,7 +69,9 @@ impl Sink for SliceSink<'_> {
 }
 
 /// Encodes a non-boot event straight into `dst` (at least [`FIXED_PAYLOAD_BYTES_MAX`] bytes); returns the
-/// payload length. Boot records have variable length and go through [`encode`].
+/// payload length. Boot records have variable length and go through [`encode`]. Inlined into the journal's
+/// append, where the destination's size is a constant and the field writes need no bounds checks.
+#[inline]
 pub fn encode_into(event: &Event, dst: &mut [u8]) -> usize {
     assert!(
         !event.is_variable_length(),
@@ -82,6 +84,7 @@ pub fn encode_into(event: &Event, dst: &mut [u8]) -> usize {
 }
 
 /// Appends the payload of `event` to `out` (which the caller clears and reuses: no allocation after warm-up).
+#[inline]
 pub fn encode<S: Sink>(event: &Event, out: &mut S) {
     match event {
         Event::Boot(b) => {
@@ -363,15 +366,19 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
     Ok(event)
 }
 
+#[inline]
 fn put_u32<S: Sink>(out: &mut S, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
+#[inline]
 fn put_u64<S: Sink>(out: &mut S, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
+#[inline]
 fn put_i64<S: Sink>(out: &mut S, v: i64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
+#[inline]
 fn put_new_order<S: Sink>(out: &mut S, o: &NewOrder) {
     put_u32(out, o.account.0);
     put_u32(out, o.symbol.0);
@@ -419,6 +426,7 @@ fn put_str<S: Sink>(out: &mut S, s: &str) {
     out.extend_from_slice(&(s.len() as u16).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
+#[inline]
 fn put_opt_px<S: Sink>(out: &mut S, px: Option<Px>) {
     match px {
         Some(px) => {
@@ -432,6 +440,7 @@ fn put_opt_px<S: Sink>(out: &mut S, px: Option<Px>) {
     }
 }
 
+#[inline]
 fn put_target<S: Sink>(out: &mut S, target: &CancelTarget) {
     match target {
         CancelTarget::ById(id) => {
@@ -463,6 +472,7 @@ fn read_target(r: &mut Reader<'_>) -> Result<CancelTarget, CodecError> {
     })
 }
 
+#[inline]
 fn put_cl_ord_id<S: Sink>(out: &mut S, id: &ClOrdId) {
     let s = id.as_bytes();
     out.push(s.len() as u8);

@@ -135,6 +135,35 @@ pub struct Calendar {
     covered_from_ns: i64,
     covered_to_ns: i64,
     trading_days: Vec<i32>,
+    /// The segment the last lookup landed in: orders arrive in time order, so the next lookup usually lands
+    /// there too and skips the binary search.
+    last_segment: SegmentHint,
+}
+
+/// A lookup cache, not state: cloning copies it, and two calendars compare equal whatever their hints. An
+/// atomic (relaxed: a plain load and store on x86) so that a calendar stays shareable between threads.
+#[derive(Debug, Default)]
+struct SegmentHint(std::sync::atomic::AtomicUsize);
+
+impl Clone for SegmentHint {
+    fn clone(&self) -> Self {
+        SegmentHint(std::sync::atomic::AtomicUsize::new(self.get()))
+    }
+}
+
+impl PartialEq for SegmentHint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl SegmentHint {
+    fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    fn set(&self, i: usize) {
+        self.0.store(i, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 const NS_PER_S: i64 = 1_000_000_000;
@@ -331,6 +360,7 @@ impl Calendar {
             covered_from_ns: local_ns(from, 0),
             covered_to_ns: local_ns(to, 1440),
             trading_days,
+            last_segment: SegmentHint::default(),
         })
     }
 
@@ -357,10 +387,28 @@ impl Calendar {
             };
         }
         let covered = ts_ns >= self.covered_from_ns && ts_ns < self.covered_to_ns;
+        if covered {
+            let hint = self.last_segment.get();
+            if let Some(s) = self.segments.get(hint) {
+                // The segment the binary search below would pick: the last one starting at or before `ts_ns`.
+                let last_started = self
+                    .segments
+                    .get(hint + 1)
+                    .is_none_or(|next| next.start_ns > ts_ns);
+                if s.start_ns <= ts_ns && ts_ns < s.end_ns && last_started {
+                    return SessionInfo {
+                        phase: s.phase,
+                        trade_day: s.trade_day,
+                        covered,
+                    };
+                }
+            }
+        }
         let idx = self.segments.partition_point(|s| s.start_ns <= ts_ns);
         if covered && idx > 0 {
             let s = self.segments[idx - 1];
             if ts_ns < s.end_ns {
+                self.last_segment.set(idx - 1);
                 return SessionInfo {
                     phase: s.phase,
                     trade_day: s.trade_day,

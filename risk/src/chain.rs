@@ -173,10 +173,15 @@ impl Engine {
             return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
         }
         if limits.dup_window_ns > 0 {
-            // Newest first, stopping at the first entry outside the window.
-            let n = acct.recent.len();
-            let dup = (1..=n.min(acct.recent_next))
-                .map(|k| acct.recent[(acct.recent_next - k) % n])
+            // Newest first (the slots before the next write, then the wrapped-around rest), stopping at the first
+            // entry outside the window or never written. One division for the whole scan, not one per entry.
+            let next = acct.recent_next % acct.recent.len();
+            let (newest, oldest) = acct.recent.split_at(next);
+            let dup = newest
+                .iter()
+                .rev()
+                .chain(oldest.iter().rev())
+                .copied()
                 .map_while(|r| r.filter(|r| ts_ns - r.ts_ns < limits.dup_window_ns))
                 .any(|r| {
                     r.symbol == o.symbol
@@ -203,8 +208,9 @@ impl Engine {
                 limits.throttle_breach_window_ns,
             );
             let acct = &mut self.accounts[a];
-            let in_window = acct.throttle.count_since(ts_ns - window);
-            if in_window >= max as usize {
+            // The ring holds the last `max` accepted orders: full inside the window means the limit is reached.
+            if acct.throttle.full_since(ts_ns - window) {
+                let in_window = acct.throttle.count_since(ts_ns - window);
                 acct.breaches.push(ts_ns);
                 if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
                     // Resettable by a risk officer: a storm is an operating event, not a rule failure.

@@ -12,8 +12,8 @@ use crate::calendar::Calendar;
 use crate::limits::{AccountRisk, EngineConfig, SymbolRisk};
 use crate::pdt::DayTradeCounter;
 use crate::prop::{BreachAction, PropAccount};
+use crate::tables::{Books, ClOrdIndex};
 use bulwark_model::*;
-use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 /// Sizes the engine is built for when no detailed configuration is given (the spine's placeholder chain).
@@ -68,28 +68,42 @@ impl TimeRing {
             return;
         }
         let cap = self.buf.len();
-        self.buf[(self.head + self.len) % cap] = ts;
+        let at = self.wrap(self.head + self.len);
+        self.buf[at] = ts;
         if self.len < cap {
             self.len += 1;
         } else {
-            self.head = (self.head + 1) % cap;
+            self.head = self.wrap(self.head + 1);
+        }
+    }
+    /// `i % capacity` for `i < 2 * capacity`, without a division.
+    fn wrap(&self, i: usize) -> usize {
+        if i >= self.buf.len() {
+            i - self.buf.len()
+        } else {
+            i
         }
     }
     /// Entries newer than `since` (the ring keeps only the last `capacity`). Entries are pushed in sequencer
     /// order, whose timestamps do not decrease within an edge, so a binary search finds the window's start:
     /// O(log capacity) whatever the rate.
     pub(crate) fn count_since(&self, since: i64) -> usize {
-        let cap = self.buf.len();
         let (mut lo, mut hi) = (0usize, self.len);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.buf[(self.head + mid) % cap] > since {
+            if self.buf[self.wrap(self.head + mid)] > since {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
         self.len - lo
+    }
+    /// Whether the ring is full of entries newer than `since`, i.e. `count_since(since) >= capacity`: O(1), the
+    /// oldest entry decides (one cache line, where the binary search of [`TimeRing::count_since`] touches up to
+    /// seven). The throttle asks this on every order and counts only when it refuses.
+    pub(crate) fn full_since(&self, since: i64) -> bool {
+        !self.buf.is_empty() && self.len == self.buf.len() && self.buf[self.head] > since
     }
 }
 
@@ -290,8 +304,8 @@ pub struct Engine {
     /// working): a kill switch visits the working orders only, never every book.
     pub(crate) working_all: Vec<OrderId>,
     pub(crate) working_pos: Vec<u32>,
-    pub(crate) cl_ord_index: HashMap<(AccountId, ClOrdId), OrderId>,
-    pub(crate) books: HashMap<(AccountId, SymbolId), Book>,
+    pub(crate) cl_ord_index: ClOrdIndex,
+    pub(crate) books: Books,
     pub(crate) accounts: Vec<AccountState>,
     /// Reference price and the time it was set.
     pub(crate) ref_px: Vec<Option<(Px, i64)>>,
@@ -332,21 +346,6 @@ fn prefaulted(capacity: usize) -> Vec<Order> {
     v.resize(capacity, blank);
     v.clear();
     v
-}
-
-/// A map with room for `capacity` entries whose memory has been touched once (filled with placeholder
-/// entries made by `entry(n)`, then cleared; clearing keeps the allocation).
-fn prefaulted_map<K: std::hash::Hash + Eq, V>(
-    capacity: usize,
-    entry: impl Fn(usize) -> (K, V),
-) -> HashMap<K, V> {
-    let mut m = HashMap::with_capacity_and_hasher(capacity, Default::default());
-    for n in 0..capacity {
-        let (k, v) = entry(n);
-        m.insert(k, v);
-    }
-    m.clear();
-    m
 }
 
 impl Engine {
@@ -424,20 +423,14 @@ impl Engine {
                 v.clear();
                 v
             },
-            cl_ord_index: prefaulted_map(config.orders_reserved, |n| {
-                (
-                    (AccountId(u32::MAX), ClOrdId::from_index(n as u64)),
-                    OrderId(0),
-                )
-            }),
+            cl_ord_index: ClOrdIndex::with_capacity(config.orders_reserved),
             // One book per (account, symbol) traded, sized for as many as orders reserved and touched once,
             // so that neither a rehash of the whole table nor first-touch page faults land on the hot path.
-            books: prefaulted_map(
+            books: Books::with_capacity(
                 config
                     .orders_reserved
                     .min(limits.accounts.saturating_mul(limits.symbols))
                     .min(1 << 22),
-                |n| ((AccountId(u32::MAX), SymbolId(n as u32)), Book::default()),
             ),
             accounts,
             ref_px: vec![None; limits.symbols],
@@ -552,7 +545,7 @@ impl Engine {
     }
 
     pub fn find_by_cl_ord_id(&self, account: AccountId, cl: &ClOrdId) -> Option<OrderId> {
-        self.cl_ord_index.get(&(account, *cl)).copied()
+        self.cl_ord_index.find(&self.orders, account, cl)
     }
 
     /// All orders, in id order.
@@ -662,8 +655,7 @@ impl Engine {
     fn on_accepted(&mut self, id: OrderId, out: &mut Vec<Output>) {
         let order = self.orders[(id.0 - 1) as usize];
         if order.ingress != Ingress::Risk {
-            self.cl_ord_index
-                .insert((order.account, order.cl_ord_id), id);
+            self.cl_ord_index.insert(&self.orders, id);
         }
         self.open_orders += 1;
         let value = self.order_value(&order, order.qty);
@@ -673,16 +665,13 @@ impl Engine {
             acct.working_buy_value = acct.working_buy_value + value;
         }
         // A new book is the first order of the account in the symbol: that is when it joins `held`.
-        let book = match self.books.entry((order.account, order.symbol)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                acct.held.push(order.symbol);
-                if acct.risk.prop.is_some() {
-                    self.prop_holders[order.symbol.0 as usize].push(order.account);
-                }
-                v.insert(Book::default())
+        let (book, new_book) = self.books.get_or_insert((order.account, order.symbol));
+        if new_book {
+            acct.held.push(order.symbol);
+            if acct.risk.prop.is_some() {
+                self.prop_holders[order.symbol.0 as usize].push(order.account);
             }
-        };
+        }
         match order.side {
             Side::Buy => book.working_buy = Qty::from_raw(book.working_buy.raw() + order.qty.raw()),
             Side::Sell => {
@@ -823,14 +812,16 @@ impl Engine {
         if let Some(book) = self.books.get_mut(&(old.account, old.symbol)) {
             book.wash.remove(&old);
         }
-        self.cl_ord_index.remove(&(old.account, old.cl_ord_id));
-        self.cl_ord_index.insert((old.account, r.cl_ord_id), id);
+        // The index reads the key from the order: out under the old id, in again under the new one.
+        self.cl_ord_index
+            .remove(&self.orders, old.account, &old.cl_ord_id);
         let order = &mut self.orders[(id.0 - 1) as usize];
         order.qty = r.qty;
         order.limit_px = r.limit_px;
         order.cl_ord_id = r.cl_ord_id;
         order.updated_ts_ns = ts_ns;
         let order = *order;
+        self.cl_ord_index.insert(&self.orders, id);
         if let Some(px) = r.limit_px {
             self.valuation_px[(id.0 - 1) as usize] = px;
         }
@@ -964,7 +955,7 @@ impl Engine {
             .get(order.symbol.0 as usize)
             .map_or(1, |s| s.multiplier);
         let acct = &mut self.accounts[order.account.0 as usize];
-        let book = self.books.entry((order.account, order.symbol)).or_default();
+        let (book, _) = self.books.get_or_insert((order.account, order.symbol));
         let before = book.position;
         book.position.apply_fill(order.side, qty, px);
         let day_trades_before = book.day.count();
@@ -1338,9 +1329,8 @@ impl Engine {
             out,
         );
         // Client order ids are unique per account per trading day: ids of finished orders become free again.
-        let orders = &self.orders;
         self.cl_ord_index
-            .retain(|_, id| orders[(id.0 - 1) as usize].status.is_working());
+            .retain(&self.orders, |o| o.status.is_working());
     }
 }
 

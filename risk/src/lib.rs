@@ -12,6 +12,7 @@ pub mod limits;
 pub mod pdt;
 pub mod prop;
 pub mod symbol_rules;
+mod tables;
 
 pub use engine::{Engine, EngineLimits, Headroom, Kill, KillTable, Lock, Output};
 pub use limits::{AccountRisk, AssetClass, EngineConfig, Limits, PdtSettings, SymbolRisk};

@@ -374,36 +374,46 @@ impl Journal {
         }
         let mut record = [0u8; FIXED_RECORD_BYTES];
         let len = codec::encode_into(event, &mut record[RECORD_HEADER_BYTES..]);
-        // The whole buffer, a constant size the compiler copies inline: past the record it only writes zeros over
-        // the zeros after the write offset.
-        Ok(self.place(&mut record, ts_ns, event, len))
+        let seq = self.seal(&mut record, ts_ns, event, len);
+        // The whole buffer, a constant size the compiler copies inline (no call to memmove): past the record it
+        // only writes zeros over the zeros after the write offset.
+        let dst: &mut [u8; FIXED_RECORD_BYTES] = (&mut self.active.map
+            [at..at + FIXED_RECORD_BYTES])
+            .try_into()
+            .expect("a fixed-size record");
+        dst[4..].copy_from_slice(&record[4..]);
+        self.publish(len);
+        Ok(seq)
     }
 
-    /// Writes the header of `record` (payload of `len` bytes in place), copies it into the mapping at the write
-    /// offset (all of `record` but the length field), publishes the length and moves on. Returns its sequence
-    /// number. The caller has made sure `record` fits the active segment.
+    /// Writes the header of `record` (payload of `len` bytes in place) with the next sequence number, which it
+    /// returns. The caller then copies `record` but its length field to the write offset and calls
+    /// [`Journal::publish`].
     #[inline]
-    fn place(&mut self, record: &mut [u8], ts_ns: i64, event: &Event, len: usize) -> u64 {
-        let seq = self.next_seq;
+    fn seal(&self, record: &mut [u8], ts_ns: i64, event: &Event, len: usize) -> u64 {
         write_record_header(
             record,
-            seq,
+            self.next_seq,
             ts_ns,
             event.kind() as u16,
             codec::CODEC_VERSION,
             len,
         );
+        self.next_seq
+    }
+
+    /// Commits the record copied at the write offset by publishing its length (`len` bytes of payload), and
+    /// moves on. The caller has made sure the record fits the active segment.
+    #[inline]
+    fn publish(&mut self, len: usize) {
         let at = self.active.write_offset;
-        let dst = &mut self.active.map[at..at + record.len()];
-        dst[4..].copy_from_slice(&record[4..]);
-        publish_length(dst, len);
+        publish_length(&mut self.active.map[at..at + 4], len);
         self.active.write_offset = at + record_span(len);
         self.next_seq += 1;
         prefetch_for_write(&self.active.map, self.active.write_offset);
         if let Some(p) = &mut self.prefault {
             p.advance(&self.active.map, self.active.write_offset);
         }
-        seq
     }
 
     /// [`Journal::append`] for variable-length records and for a record that may not fit the active segment.
@@ -437,7 +447,10 @@ impl Journal {
         } else {
             &mut fixed[..span]
         };
-        let seq = self.place(record, ts_ns, event, len);
+        let seq = self.seal(record, ts_ns, event, len);
+        let at = self.active.write_offset;
+        self.active.map[at + 4..at + record.len()].copy_from_slice(&record[4..]);
+        self.publish(len);
         self.scratch = scratch;
         Ok(seq)
     }
@@ -538,16 +551,17 @@ impl Drop for Journal {
 }
 
 /// How far ahead of the write offset the next records' cache lines are prefetched, in bytes.
-const PREFETCH_AHEAD_BYTES: usize = 256;
+const PREFETCH_AHEAD_BYTES: usize = 512;
 
 /// Asks the CPU to bring the two cache lines at `offset` of the mapping in, so that the record written there
-/// a few appends later (and the checksum that reads it back) does not wait for memory.
+/// a few appends later does not wait for memory. Also across a page boundary: there the prefetch makes the
+/// page walk for the next page early, off the append that first writes it (measured on an Intel VM, where the
+/// nested page walk had put about 1 append in 51 past 150 ns: p99 147-190 ns without it, 95-129 ns with it).
 #[inline]
 fn prefetch_for_write(map: &MmapMut, write_offset: usize) {
     let offset = write_offset + PREFETCH_AHEAD_BYTES;
-    // Not across a page boundary: the line would miss the TLB, and the prefetch would cost more than it saves.
     #[cfg(target_arch = "x86_64")]
-    if offset + 128 <= map.len() && (offset + 127) / 4096 == write_offset / 4096 {
+    if offset + 128 <= map.len() {
         // SAFETY: both addresses are inside the mapping (checked above); a prefetch has no architectural effect.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
