@@ -286,3 +286,46 @@ fn under_sync_a_cancel_never_overtakes_the_submit_it_follows() {
     r.tx.send(Inbound::Shutdown).unwrap();
     r.handle.join().unwrap();
 }
+
+/// Requests queued behind the one being handled are taken into the sequencer's lookahead (for the engine's
+/// prefetch): they must still be decided strictly in ring order. A burst sent without waiting, with a reused
+/// client order id in it: dense order ids in send order, the reuse refused as a duplicate, and the venue's
+/// submits in the same order.
+#[test]
+fn a_burst_queued_behind_the_current_request_is_decided_in_ring_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path(), 1024);
+    let n = 300;
+    let answers: Vec<_> = (0..n)
+        .map(|i| send(&r, order(if i == 150 { 10 } else { i })))
+        .collect();
+    for (i, answer) in answers.into_iter().enumerate() {
+        match answer.blocking_recv().expect("an answer") {
+            Answer::Decided { decision, .. } => {
+                assert_eq!(decision.order, OrderId(i as u64 + 1), "request {i}");
+                if i == 150 {
+                    assert!(
+                        matches!(decision.verdict, Verdict::Reject(r) if r.reason == RejectReason::Duplicate),
+                        "the reused id is a duplicate: {:?}",
+                        decision.verdict
+                    );
+                } else {
+                    assert_eq!(decision.verdict, Verdict::Accept, "request {i}");
+                }
+            }
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
+    let submits: Vec<u64> = r
+        .venue_rx
+        .try_iter()
+        .filter_map(|c| match c {
+            bulwark_adapters::VenueCommand::Submit(o) => Some(o.id.0),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<u64> = (1..=n as u64).filter(|id| *id != 151).collect();
+    assert_eq!(submits, expected);
+    r.tx.send(Inbound::Shutdown).unwrap();
+    r.handle.join().unwrap();
+}

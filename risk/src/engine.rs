@@ -12,7 +12,7 @@ use crate::calendar::Calendar;
 use crate::limits::{AccountRisk, EngineConfig, SymbolRisk};
 use crate::pdt::DayTradeCounter;
 use crate::prop::{BreachAction, PropAccount};
-use crate::tables::{Books, ClOrdIndex};
+use crate::tables::{prefetch, Books, ClOrdIndex};
 use bulwark_model::*;
 use serde::Serialize;
 
@@ -98,6 +98,15 @@ impl TimeRing {
             }
         }
         self.len - lo
+    }
+    /// Asks the CPU for the two entries the next order reads and writes: the oldest and the next slot.
+    fn prefetch(&self) {
+        if !self.buf.is_empty() {
+            crate::tables::prefetch(&self.buf[self.head]);
+            crate::tables::prefetch(
+                &self.buf[self.wrap(self.head + self.len.min(self.buf.len() - 1))],
+            );
+        }
     }
     /// Whether the ring is full of entries newer than `since`, i.e. `count_since(since) >= capacity`: O(1), the
     /// oldest entry decides (one cache line, where the binary search of [`TimeRing::count_since`] touches up to
@@ -207,6 +216,23 @@ pub(crate) struct AccountState {
     pub current_day: i32,
     /// Day trades so far today across the account's books (kept incrementally).
     pub day_trades_today: u32,
+}
+
+impl AccountState {
+    /// Asks the CPU for the newest entries of the duplicate window (the scan starts there and goes back: four
+    /// lines of it) and for the rate ring.
+    fn prefetch_rings(&self) {
+        let n = self.recent.len();
+        let newest = (self.recent_next + n - 1) % n;
+        let newest_byte = newest * std::mem::size_of::<Option<RecentOrder>>();
+        let first = self.recent.as_ptr().cast::<u8>();
+        for back in [0, 64, 128, 192] {
+            if back <= newest_byte {
+                prefetch(first.wrapping_add(newest_byte - back));
+            }
+        }
+        self.throttle.prefetch();
+    }
 }
 
 /// Per (account, symbol): position, working quantities and working orders.
@@ -597,6 +623,33 @@ impl Engine {
     /// Working orders in id order (the paper venue is rebuilt from these after a restart).
     pub fn working_orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.iter().filter(|o| o.status.is_working())
+    }
+
+    /// Asks the CPU for the memory [`Engine::apply`] will touch for a new order that is `distance` places behind
+    /// the event being applied, in two steps: from 2 places, the account's cache lines and the home slots of its
+    /// book and client order id; at 1 place, what they lead to (the book itself, the newest entries of the
+    /// duplicate window, the rate ring). The sequencer calls it for the requests queued behind the one it
+    /// applies, so that their cache misses overlap the current order's work instead of following it. Changes
+    /// nothing; other events are ignored.
+    pub fn prefetch(&self, event: &Event, distance: usize) {
+        let Event::NewOrder(o) = event else {
+            return;
+        };
+        let Some(acct) = self.accounts.get(o.account.0 as usize) else {
+            return;
+        };
+        if distance >= 2 {
+            let first = (acct as *const AccountState).cast::<u8>();
+            let bytes = std::mem::size_of::<AccountState>();
+            for offset in (0..bytes).step_by(64).chain([bytes - 1]) {
+                prefetch(first.wrapping_add(offset));
+            }
+            self.books.prefetch_slot(&(o.account, o.symbol));
+            self.cl_ord_index.prefetch(o.account, &o.cl_ord_id);
+        } else {
+            self.books.prefetch_book(&(o.account, o.symbol));
+            acct.prefetch_rings();
+        }
     }
 
     /// Applies one journaled event. Requests (new order, cancel, control) return the decision to journal.

@@ -3,7 +3,7 @@
 //! the record's timestamp; the engine answers with the [`Decision`](bulwark_model::Decision) to journal and
 //! pushes venue commands into a caller-owned buffer. Replaying the same events therefore rebuilds the same
 //! state and the same decisions, which replay checks.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod calendar;
 pub mod chain;

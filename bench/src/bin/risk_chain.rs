@@ -3,7 +3,10 @@
 //! (one quantity check and a push into a pre-sized table, the least any gateway does per order). Hours use
 //! the NYSE calendar in its regular session; margin accounts have PDT protection; one account in ten is a
 //! Topstep 50K prop account (lot cap, floors). Per-order latency is timed on its own (the ~20 ns timer is
-//! included); the mean is also given from the batch total, without the timer.
+//! included); the mean is also given from the batch total, without the timer. The chain runs twice on fresh
+//! engines with the same orders: one order at a time, and with the sequencer's lookahead (`Engine::prefetch`
+//! for orders i+2 and i+1 before applying order i, inside the timing), as the sequencer does while requests are
+//! queued behind the one it applies.
 //! Usage: `cargo run --release -p bulwark-bench --bin risk_chain [orders]`.
 #![forbid(unsafe_code)]
 
@@ -129,19 +132,25 @@ fn main() {
     println!("machine: {}", machine());
     println!("{accounts_n} accounts x {instruments_n} instruments, {n} limit orders, every rule on (throttle {throttle_max}/s)");
     let events = orders(n, 0x5EED, accounts_n, instruments_n);
-    let mut e = engine(n, accounts_n, instruments_n, throttle_max);
+    // A fresh engine with every reference price posted.
+    let priced_engine = || {
+        let mut e = engine(n, accounts_n, instruments_n, throttle_max);
+        let mut out = Vec::new();
+        for s in 0..instruments_n {
+            let px =
+                Px::from_raw(100 * FIXED_SCALE / 100 * (50 + i64::from(s % 150)) + FIXED_SCALE);
+            e.apply(
+                &Event::Price(PriceUpdate {
+                    symbol: SymbolId(s),
+                    px,
+                }),
+                T0,
+                &mut out,
+            );
+        }
+        e
+    };
     let mut out = Vec::with_capacity(64);
-    for s in 0..instruments_n {
-        let px = Px::from_raw(100 * FIXED_SCALE / 100 * (50 + i64::from(s % 150)) + FIXED_SCALE);
-        e.apply(
-            &Event::Price(PriceUpdate {
-                symbol: SymbolId(s),
-                px,
-            }),
-            T0,
-            &mut out,
-        );
-    }
 
     // Floor: a quantity check and a push into a pre-sized table.
     let mut floor_table: Vec<(u64, i64)> = Vec::with_capacity(n);
@@ -160,52 +169,80 @@ fn main() {
             .expect("in range");
     }
     let floor_mean_batch = t.elapsed().as_nanos() as f64 / n as f64;
+    drop(floor_table);
 
-    let mut h_chain = histogram();
+    // The chain, one order at a time; then the same orders on a fresh engine with the sequencer's lookahead:
+    // before applying order i it asks for the memory of orders i+2 and i+1 (`Engine::prefetch`), which is what
+    // the sequencer does while requests are queued behind the one it applies. The prefetch is inside the timing.
     let mut accepted = 0usize;
     let mut reasons: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    let t = Instant::now();
-    for (i, ev) in events.iter().enumerate() {
-        out.clear();
-        let ts = T0 + i as i64 * 10_000;
-        let t0 = Instant::now();
-        let d = e.apply(ev, ts, &mut out).expect("a decision");
-        h_chain
-            .record((t0.elapsed().as_nanos() as u64).max(1))
-            .expect("in range");
-        match d.verdict {
-            Verdict::Accept => accepted += 1,
-            Verdict::Reject(r) => *reasons.entry(r.reason.code()).or_default() += 1,
+    let mut timed = |lookahead: bool| {
+        let mut e = priced_engine();
+        let mut h = histogram();
+        let t = Instant::now();
+        for (i, ev) in events.iter().enumerate() {
+            out.clear();
+            let ts = T0 + i as i64 * 10_000;
+            let t0 = Instant::now();
+            if lookahead {
+                if let Some(next) = events.get(i + 2) {
+                    e.prefetch(next, 2);
+                }
+                if let Some(next) = events.get(i + 1) {
+                    e.prefetch(next, 1);
+                }
+            }
+            let d = e.apply(ev, ts, &mut out).expect("a decision");
+            h.record((t0.elapsed().as_nanos() as u64).max(1))
+                .expect("in range");
+            if !lookahead {
+                match d.verdict {
+                    Verdict::Accept => accepted += 1,
+                    Verdict::Reject(r) => *reasons.entry(r.reason.code()).or_default() += 1,
+                }
+            }
         }
-    }
-    let chain_mean_batch = t.elapsed().as_nanos() as f64 / n as f64;
-    // Batch mean without the per-order timer, on a fresh engine and fresh ids.
-    drop(e);
+        (h, t.elapsed().as_nanos() as f64 / n as f64)
+    };
+    let (h_chain, chain_mean_batch) = timed(false);
+    let (h_ahead, ahead_mean_batch) = timed(true);
+    // Batch means without the per-order timer, on fresh engines and fresh ids.
     let events2 = orders(n, 0xBEEF, accounts_n, instruments_n);
-    let mut e2 = engine(n, accounts_n, instruments_n, throttle_max);
-    for s in 0..instruments_n {
-        let px = Px::from_raw(100 * FIXED_SCALE / 100 * (50 + i64::from(s % 150)) + FIXED_SCALE);
-        e2.apply(
-            &Event::Price(PriceUpdate {
-                symbol: SymbolId(s),
-                px,
-            }),
-            T0,
-            &mut out,
-        );
-    }
-    let t = Instant::now();
-    for (i, ev) in events2.iter().enumerate() {
-        out.clear();
-        std::hint::black_box(e2.apply(ev, T0 + i as i64 * 10_000, &mut out));
-    }
-    let untimed_mean = t.elapsed().as_nanos() as f64 / n as f64;
+    let mut untimed = |lookahead: bool| {
+        let mut e2 = priced_engine();
+        let t = Instant::now();
+        for (i, ev) in events2.iter().enumerate() {
+            out.clear();
+            if lookahead {
+                if let Some(next) = events2.get(i + 2) {
+                    e2.prefetch(next, 2);
+                }
+                if let Some(next) = events2.get(i + 1) {
+                    e2.prefetch(next, 1);
+                }
+            }
+            std::hint::black_box(e2.apply(ev, T0 + i as i64 * 10_000, &mut out));
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+    let untimed_mean = untimed(false);
+    let untimed_ahead = untimed(true);
 
     println!("accepted {accepted}, rejected by reason {reasons:?}");
     println!("{HEADER}");
     println!("{}", row("floor: qty check + table push", &h_floor));
     println!("{}", row("Engine::apply(NewOrder), full chain", &h_chain));
     println!(
+        "{}",
+        row(
+            "Engine::apply(NewOrder), full chain, with lookahead prefetch",
+            &h_ahead
+        )
+    );
+    println!(
         "batch means: floor {floor_mean_batch:.0} ns (timed loop), chain {chain_mean_batch:.0} ns (timed loop), chain {untimed_mean:.0} ns (untimed loop)"
+    );
+    println!(
+        "batch means with lookahead prefetch: chain {ahead_mean_batch:.0} ns (timed loop), chain {untimed_ahead:.0} ns (untimed loop)"
     );
 }
