@@ -922,7 +922,6 @@ impl Sequencer {
         }
     }
 
-    /// Runs until [`Inbound::Shutdown`] or until every sender is gone. Returns the engine for inspection.
     /// The next inbound message, in ring order: the oldest of the lookahead, else the ring's next. Then tops
     /// the lookahead up from the ring and asks the engine to prefetch for the requests in it, so that their
     /// cache misses overlap the work on this one. Only memory hints: messages are handled strictly in order.
@@ -945,6 +944,7 @@ impl Sequencer {
         Ok(next)
     }
 
+    /// Runs until [`Inbound::Shutdown`] or until every sender is gone. Returns the engine for inspection.
     pub fn run(mut self) -> Engine {
         self.status
             .ready

@@ -208,9 +208,16 @@ impl Engine {
                 limits.throttle_breach_window_ns,
             );
             let acct = &mut self.accounts[a];
-            // The ring holds the last `max` accepted orders: full inside the window means the limit is reached.
-            if acct.throttle.full_since(ts_ns - window) {
-                let in_window = acct.throttle.count_since(ts_ns - window);
+            // The ring holds the last `max` orders that passed: the limit can only be reached when it is full
+            // inside the window (one cache line), and only then is it counted. The count decides, exactly as
+            // before the O(1) pre-check, also when edges' timestamps interleave out of order.
+            let since = ts_ns - window;
+            let in_window = if acct.throttle.full_since(since) {
+                acct.throttle.count_since(since)
+            } else {
+                0
+            };
+            if in_window >= max as usize {
                 acct.breaches.push(ts_ns);
                 if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
                     // Resettable by a risk officer: a storm is an operating event, not a rule failure.

@@ -108,9 +108,10 @@ impl TimeRing {
             );
         }
     }
-    /// Whether the ring is full of entries newer than `since`, i.e. `count_since(since) >= capacity`: O(1), the
-    /// oldest entry decides (one cache line, where the binary search of [`TimeRing::count_since`] touches up to
-    /// seven). The throttle asks this on every order and counts only when it refuses.
+    /// Whether the ring is full and its oldest entry is newer than `since`: O(1), one cache line, where the
+    /// binary search of [`TimeRing::count_since`] touches up to seven. It holds whenever `count_since(since)`
+    /// reaches the capacity (the search only ends at 0 if the oldest entry is newer), and is the same test
+    /// when timestamps do not decrease; the throttle asks it on every order and counts only when it holds.
     pub(crate) fn full_since(&self, since: i64) -> bool {
         !self.buf.is_empty() && self.len == self.buf.len() && self.buf[self.head] > since
     }
@@ -220,7 +221,8 @@ pub(crate) struct AccountState {
 
 impl AccountState {
     /// Asks the CPU for the newest entries of the duplicate window (the scan starts there and goes back: four
-    /// lines of it) and for the rate ring.
+    /// lines of it) and the slot an accept writes, for the rate ring, and for the end of the list of held
+    /// symbols (where a new book's symbol goes).
     fn prefetch_rings(&self) {
         let n = self.recent.len();
         let newest = (self.recent_next + n - 1) % n;
@@ -231,7 +233,9 @@ impl AccountState {
                 prefetch(first.wrapping_add(newest_byte - back));
             }
         }
+        prefetch(&self.recent[self.recent_next % n]);
         self.throttle.prefetch();
+        prefetch(self.held.as_ptr().wrapping_add(self.held.len()));
     }
 }
 
