@@ -103,6 +103,8 @@ struct Responder {
     pending: VecDeque<Work>,
     /// Replaying journal records whose reports were sent before the restart: keep state, send nothing.
     muted: bool,
+    /// Reports sent so far (recovery says how many it sent again).
+    sent: std::cell::Cell<u64>,
     /// The last journal record processed.
     last_seq: u64,
     /// The journal record being turned into a report (0 for reports made from an answer): its sequence number
@@ -199,6 +201,7 @@ impl Responder {
     fn emit(&self, session: usize, out: &wire::Out) {
         if !self.muted {
             self.shared.send(session, out);
+            self.sent.set(self.sent.get() + 1);
         }
     }
 
@@ -209,6 +212,7 @@ impl Responder {
         let mut remap: Option<crate::catalog::Remap> = None;
         let mut request: Option<Event> = None;
         let mut resent = 0u64;
+        let sent_before = self.sent.get();
         crate::journal::format::scan(journal_dir, |rec| {
             let mut event = rec.decode().map_err(|e| e.to_string())?;
             self.last_seq = rec.seq;
@@ -232,9 +236,11 @@ impl Responder {
         })
         .map_err(|e| e.to_string())?;
         self.muted = false;
-        if resent > 0 {
+        // Only when a report went out: a fresh start also reads records after seq 0 (the day roll) that make none.
+        let sent = self.sent.get() - sent_before;
+        if sent > 0 {
             tracing::warn!(
-                "FIX: {resent} journal records after the last reported one (seq {reported}); their reports were sent now"
+                "FIX: {resent} journal records after the last reported one (seq {reported}), {sent} reports; their reports were sent now"
             );
         }
         Ok(self.last_seq)
@@ -755,6 +761,7 @@ pub fn run(
         pending: VecDeque::new(),
         shared: shared.clone(),
         muted: false,
+        sent: std::cell::Cell::new(0),
         last_seq: 0,
         record_seq: 0,
     };
