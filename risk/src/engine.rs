@@ -99,13 +99,14 @@ impl TimeRing {
         }
         self.len - lo
     }
-    /// Asks the CPU for the two entries the next order reads and writes: the oldest and the next slot.
+    /// Asks the CPU for the two entries the next order reads and writes: the oldest, and the slot a push fills
+    /// (the oldest again once the ring is full).
     fn prefetch(&self) {
         if !self.buf.is_empty() {
-            crate::tables::prefetch(&self.buf[self.head]);
-            crate::tables::prefetch(
-                &self.buf[self.wrap(self.head + self.len.min(self.buf.len() - 1))],
-            );
+            prefetch(&self.buf[self.head]);
+            if self.len < self.buf.len() {
+                prefetch(&self.buf[self.wrap(self.head + self.len)]);
+            }
         }
     }
     /// Whether the ring is full and its oldest entry is newer than `since`: O(1), one cache line, where the

@@ -54,12 +54,6 @@ pub(crate) struct IndexTable {
     len: usize,
 }
 
-impl Default for IndexTable {
-    fn default() -> Self {
-        IndexTable::with_capacity(0)
-    }
-}
-
 /// `n` zero slots, written: `vec![0; n]` would take fresh zero pages from the kernel, and each would fault on the
 /// first insert that lands in it, on the sequencer thread.
 #[allow(clippy::slow_vector_initialization)]
@@ -192,7 +186,7 @@ impl IndexTable {
 }
 
 /// Per (account, symbol) books: an index table over an arena in creation order. Books are never removed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Books {
     index: IndexTable,
     arena: Vec<(BookKey, Book)>,
@@ -245,10 +239,11 @@ impl Books {
         self.index.prefetch(book_hash(key));
     }
 
-    /// Asks the CPU for `key`'s book if it exists (the slot should be in cache by now).
+    /// Asks the CPU for the book of the first slot tagged like `key` (a hint: the key is not compared, which
+    /// would read the very line being asked for; the slot should be in cache by now).
     pub(crate) fn prefetch_book(&self, key: &BookKey) {
-        if let Some(i) = self.find(key) {
-            prefetch(&self.arena[i]);
+        if let Some(i) = self.index.find(book_hash(key), |_| true) {
+            prefetch(&self.arena[i as usize]);
         }
     }
 
@@ -272,7 +267,7 @@ impl PartialEq for Books {
 /// Client order id (per account) to order: an index table over the engine's order table, whose orders carry
 /// the key. The order an entry points to must keep its account and client order id while indexed (a replace
 /// removes the entry, changes the id, and inserts it again).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct ClOrdIndex {
     index: IndexTable,
 }

@@ -119,6 +119,15 @@ fn orders(n: usize, seed: u64, accounts_n: u32, instruments_n: u32) -> Vec<Event
         .collect()
 }
 
+/// The sequencer's lookahead before applying order `i`: both prefetch steps, for the orders 2 and 1 behind it.
+fn prefetch_ahead(e: &Engine, events: &[Event], i: usize) {
+    for distance in [2, 1] {
+        if let Some(next) = events.get(i + distance) {
+            e.prefetch(next, distance);
+        }
+    }
+}
+
 fn main() {
     let arg = |i: usize, d: u64| {
         std::env::args()
@@ -185,12 +194,7 @@ fn main() {
             let ts = T0 + i as i64 * 10_000;
             let t0 = Instant::now();
             if lookahead {
-                if let Some(next) = events.get(i + 2) {
-                    e.prefetch(next, 2);
-                }
-                if let Some(next) = events.get(i + 1) {
-                    e.prefetch(next, 1);
-                }
+                prefetch_ahead(&e, &events, i);
             }
             let d = e.apply(ev, ts, &mut out).expect("a decision");
             h.record((t0.elapsed().as_nanos() as u64).max(1))
@@ -214,12 +218,7 @@ fn main() {
         for (i, ev) in events2.iter().enumerate() {
             out.clear();
             if lookahead {
-                if let Some(next) = events2.get(i + 2) {
-                    e2.prefetch(next, 2);
-                }
-                if let Some(next) = events2.get(i + 1) {
-                    e2.prefetch(next, 1);
-                }
+                prefetch_ahead(&e2, &events2, i);
             }
             std::hint::black_box(e2.apply(ev, T0 + i as i64 * 10_000, &mut out));
         }
