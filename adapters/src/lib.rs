@@ -7,7 +7,7 @@
 pub mod paper;
 
 use bulwark_model::{Order, OrderId, PriceUpdate, VenueReport};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use bulwark_ring::{RecvTimeoutError, RingRx, RingTx};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -44,14 +44,14 @@ pub trait Venue: Send {
 /// blocks on its own rings, so this cannot deadlock, and a report is never dropped.
 pub fn run_venue<V: Venue>(
     mut venue: V,
-    commands: Receiver<VenueCommand>,
-    reports: Sender<StampedReport>,
+    commands: RingRx<VenueCommand>,
+    reports: RingTx<StampedReport>,
     clock_ns: fn() -> i64,
 ) {
     let mut delayed: VecDeque<(Instant, VenueCommand)> = VecDeque::new();
     loop {
         let next = match delayed.front() {
-            Some((due, _)) => match commands.recv_deadline(*due) {
+            Some((due, _)) => match commands.recv_deadline(Some(*due)) {
                 Ok(cmd) => Some(cmd),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -83,7 +83,7 @@ pub fn run_venue<V: Venue>(
 fn deliver<V: Venue>(
     venue: &mut V,
     cmd: VenueCommand,
-    reports: &Sender<StampedReport>,
+    reports: &RingTx<StampedReport>,
     clock_ns: fn() -> i64,
 ) {
     venue.on_command(cmd, &mut |report| {

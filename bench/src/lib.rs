@@ -59,9 +59,9 @@ pub fn spin_until(deadline: std::time::Instant) {
 /// symbols `S0..` (always open), for the in-process benches. Feed [`SequencerRig::tx`], read
 /// [`SequencerRig::rx`] (the venue ring), report venue events on [`SequencerRig::reports`].
 pub struct SequencerRig {
-    pub tx: crossbeam_channel::Sender<bulwark_gateway::sequencer::Inbound>,
-    pub rx: crossbeam_channel::Receiver<bulwark_adapters::VenueCommand>,
-    pub reports: crossbeam_channel::Sender<bulwark_adapters::StampedReport>,
+    pub tx: bulwark_ring::RingTx<bulwark_gateway::sequencer::Inbound>,
+    pub rx: bulwark_ring::RingRx<bulwark_adapters::VenueCommand>,
+    pub reports: bulwark_ring::RingTx<bulwark_adapters::StampedReport>,
     handle: std::thread::JoinHandle<bulwark_risk::Engine>,
 }
 
@@ -119,9 +119,10 @@ impl SequencerRig {
             sequencer::recover(opts, &catalog, bulwark_risk::Engine::new(limits))
                 .expect("journal opens");
         wait_for_the_spare_segment(&journal);
-        let (tx, in_rx) = crossbeam_channel::bounded(ring);
-        let (v_tx, rx) = crossbeam_channel::bounded(ring);
-        let (reports, r_rx) = crossbeam_channel::bounded(ring);
+        let rings = sequencer::rings(ring, ring);
+        let (tx, in_rx) = rings.inbound;
+        let (v_tx, rx) = rings.venue;
+        let (reports, r_rx) = rings.reports;
         let mut seq = Sequencer::new(
             journal,
             engine,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bulwark_model::*;
-use crossbeam_channel::{Sender, TrySendError};
+use bulwark_ring::{RingTx, TrySendError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ use std::time::Duration;
 /// Everything the handlers share; all of it read-only or atomic.
 #[derive(Debug)]
 pub struct AppState {
-    pub inbound: Sender<Inbound>,
+    pub inbound: RingTx<Inbound>,
     pub catalog: Arc<Catalog>,
     pub status: Arc<SharedStatus>,
     pub reply_timeout: Duration,
@@ -844,7 +844,7 @@ mod tests {
     use crate::catalog::SymbolSpec;
     use tower::ServiceExt;
 
-    fn state(inbound: Sender<Inbound>) -> Arc<AppState> {
+    fn state(inbound: RingTx<Inbound>) -> Arc<AppState> {
         Arc::new(AppState {
             inbound,
             catalog: Arc::new(Catalog::new(
@@ -917,7 +917,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_inbound_ring_answers_busy_at_once() {
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = bulwark_ring::ring(1, &bulwark_ring::Doorbell::new());
         tx.send(Inbound::Shutdown).unwrap();
         let resp = router(state(tx)).oneshot(order_request()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -930,14 +930,14 @@ mod tests {
 
     #[tokio::test]
     async fn no_answer_in_time_is_a_timeout_not_a_hang() {
-        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let (tx, _rx) = bulwark_ring::ring(16, &bulwark_ring::Doorbell::new());
         let resp = router(state(tx)).oneshot(order_request()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
     }
 
     #[tokio::test]
     async fn readiness_follows_the_journal() {
-        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let (tx, _rx) = bulwark_ring::ring(16, &bulwark_ring::Doorbell::new());
         let s = state(tx);
         let get = || {
             axum::http::Request::get("/readyz")

@@ -11,6 +11,7 @@ use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
 use crate::webhook::dedup::SignalLog;
 use bulwark_adapters::{StampedReport, VenueCommand};
 use bulwark_model::*;
+use bulwark_ring::{ring, Doorbell, RingRx, RingTx};
 use bulwark_risk::{Engine, Output};
 use bulwark_signals::{
     plan, AccountView, Alert, Child, ChildRole, PlanError, PlanOptions, Sizing, Working,
@@ -260,14 +261,35 @@ pub fn restore_commands(engine: &Engine, catalog: &Catalog) -> VecDeque<VenueCom
     cmds
 }
 
+/// The three rings around a sequencer: edges -> sequencer (`inbound`) and venue -> sequencer (`reports`), both
+/// ringing the sequencer's doorbell, and sequencer -> venue (`venue`), ringing the venue's. Each is a
+/// (sender, receiver) pair.
+#[derive(Debug)]
+pub struct Rings {
+    pub inbound: (RingTx<Inbound>, RingRx<Inbound>),
+    pub reports: (RingTx<StampedReport>, RingRx<StampedReport>),
+    pub venue: (RingTx<VenueCommand>, RingRx<VenueCommand>),
+}
+
+/// Makes the [`Rings`]: `inbound_capacity` requests in; `venue_capacity` commands out and reports back.
+pub fn rings(inbound_capacity: usize, venue_capacity: usize) -> Rings {
+    let sequencer_bell = Doorbell::new();
+    Rings {
+        inbound: ring(inbound_capacity, &sequencer_bell),
+        reports: ring(venue_capacity, &sequencer_bell),
+        venue: ring(venue_capacity, &Doorbell::new()),
+    }
+}
+
 pub struct Sequencer {
     journal: Journal,
     engine: Engine,
-    inbound: Receiver<Inbound>,
+    inbound: RingRx<Inbound>,
     /// Messages already taken off `inbound`, oldest first, handled before anything still on it.
     lookahead: VecDeque<Inbound>,
-    reports: Receiver<StampedReport>,
-    venue: Sender<VenueCommand>,
+    /// Shares `inbound`'s doorbell: the sequencer parks once for both.
+    reports: RingRx<StampedReport>,
+    venue: RingTx<VenueCommand>,
     options: SequencerOptions,
     status: Arc<SharedStatus>,
     pending_venue: VecDeque<VenueCommand>,
@@ -300,13 +322,85 @@ pub type FeedBatch = Arc<Vec<(u64, i64, Event)>>;
 pub struct LiveFeed {
     tx: tokio::sync::broadcast::Sender<FeedBatch>,
     listeners: AtomicU64,
-    /// Listeners on plain threads (the FIX responder): a bounded channel each, woken by a futex rather than
+    /// Listeners on plain threads (the FIX responder): an inbox each, woken by an unpark rather than
     /// through a tokio runtime.
-    sinks: std::sync::RwLock<Vec<Sender<FeedBatch>>>,
+    inboxes: std::sync::RwLock<Vec<Arc<FeedInbox>>>,
 }
 
-/// Most unread batches a channel listener may hold before batches are dropped for it (with an error log).
+/// Most unread batches an inbox may hold before batches are dropped for it (with an error log).
 pub const FEED_CHANNEL_BATCHES: usize = 65_536;
+
+/// Which batches must wake a plain-thread listener at once; the others wait in its inbox, in order, until it
+/// wakes for another reason (an urgent batch, its own producers' `ring`, its timer).
+pub type FeedUrgency = fn(&[(u64, i64, Event)]) -> bool;
+
+/// A plain thread's subscription to the feed: batches queue here in publishing order and the thread is
+/// unparked only for a batch its [`FeedUrgency`] calls urgent, or by [`FeedInbox::ring`]. The FIX
+/// responder has nothing to send for an accepted order until the venue answers, so the batch with its
+/// decision does not wake it: one wake-up per order instead of two (each a context switch and two futex
+/// calls when the gateway shares one core with its clients).
+#[derive(Debug)]
+pub struct FeedInbox {
+    tx: Sender<FeedBatch>,
+    rx: Receiver<FeedBatch>,
+    urgent: FeedUrgency,
+    /// The listener is about to park (or parked) and must be unparked to see new work.
+    sleeping: AtomicBool,
+    thread: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl FeedInbox {
+    fn new(urgent: FeedUrgency) -> FeedInbox {
+        let (tx, rx) = crossbeam_channel::bounded(FEED_CHANNEL_BATCHES);
+        FeedInbox {
+            tx,
+            rx,
+            urgent,
+            sleeping: AtomicBool::new(false),
+            thread: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn deliver(&self, batch: &FeedBatch) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(batch.clone()) {
+            tracing::error!(
+                "a feed listener is {FEED_CHANNEL_BATCHES} batches behind; one batch was dropped for it"
+            );
+        }
+        if (self.urgent)(batch) {
+            self.ring();
+        }
+    }
+
+    /// Wakes the listener if it sleeps (its other producers call this after queueing work for it).
+    pub fn ring(&self) {
+        // Pairs with the fence in `wait`: either the listener sees what was queued before this call, or this
+        // call sees it asleep.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// The oldest batch not yet taken.
+    pub fn try_next(&self) -> Option<FeedBatch> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Parks the calling thread (the one listener) for at most `timeout` unless a batch is queued or
+    /// `has_work` says its other producers left work.
+    pub fn wait(&self, timeout: Duration, has_work: impl Fn() -> bool) {
+        self.thread.get_or_init(std::thread::current);
+        self.sleeping.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.rx.is_empty() && !has_work() {
+            std::thread::park_timeout(timeout);
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+}
 
 /// Keeps a listener counted until it is dropped.
 #[derive(Debug)]
@@ -324,29 +418,25 @@ impl LiveFeed {
         Arc::new(LiveFeed {
             tx: tokio::sync::broadcast::channel(batches).0,
             listeners: AtomicU64::new(0),
-            sinks: std::sync::RwLock::new(Vec::new()),
+            inboxes: std::sync::RwLock::new(Vec::new()),
         })
     }
 
-    /// Counts a listener, then subscribes it with a channel for a plain thread. The sender is returned too, so
-    /// the listener's other producers can wake it on the same channel (an empty batch).
-    pub fn listen_channel(
-        self: &Arc<Self>,
-    ) -> (FeedListener, Sender<FeedBatch>, Receiver<FeedBatch>) {
+    /// Counts a listener, then subscribes it with an inbox for a plain thread, woken for the batches
+    /// `urgent` picks.
+    pub fn listen_inbox(self: &Arc<Self>, urgent: FeedUrgency) -> (FeedListener, Arc<FeedInbox>) {
         self.listeners.fetch_add(1, Ordering::SeqCst);
-        let (tx, rx) = crossbeam_channel::bounded(FEED_CHANNEL_BATCHES);
-        if let Ok(mut s) = self.sinks.write() {
-            s.push(tx.clone());
+        let inbox = Arc::new(FeedInbox::new(urgent));
+        if let Ok(mut s) = self.inboxes.write() {
+            s.push(inbox.clone());
         }
-        (FeedListener(self.clone()), tx, rx)
+        (FeedListener(self.clone()), inbox)
     }
 
     fn publish(&self, batch: FeedBatch) {
-        if let Ok(sinks) = self.sinks.read() {
-            for s in sinks.iter() {
-                if let Err(TrySendError::Full(_)) = s.try_send(batch.clone()) {
-                    tracing::error!("a feed listener is {FEED_CHANNEL_BATCHES} batches behind; one batch was dropped for it");
-                }
+        if let Ok(inboxes) = self.inboxes.read() {
+            for inbox in inboxes.iter() {
+                inbox.deliver(&batch);
             }
         }
         let _ = self.tx.send(batch);
@@ -393,13 +483,17 @@ impl Sequencer {
     pub fn new(
         journal: Journal,
         engine: Engine,
-        inbound: Receiver<Inbound>,
-        reports: Receiver<StampedReport>,
-        venue: Sender<VenueCommand>,
+        inbound: RingRx<Inbound>,
+        reports: RingRx<StampedReport>,
+        venue: RingTx<VenueCommand>,
         options: SequencerOptions,
         status: Arc<SharedStatus>,
         restore: VecDeque<VenueCommand>,
     ) -> Sequencer {
+        assert!(
+            Arc::ptr_eq(inbound.doorbell(), reports.doorbell()),
+            "the inbound and report rings must share one doorbell (the sequencer parks on it)"
+        );
         Sequencer {
             journal,
             engine,
@@ -1073,9 +1167,6 @@ impl Sequencer {
         }
         // Wait until either ring has something (or, with batches held for the syncer, a sync completes),
         // without taking it.
-        let mut sel = crossbeam_channel::Select::new();
-        sel.recv(&self.inbound);
-        sel.recv(&self.reports);
         let done = self
             .journal
             .sync_done()
@@ -1084,12 +1175,18 @@ impl Sequencer {
             if self.durable_waiting() {
                 return;
             }
+            let mut sel = crossbeam_channel::Select::new();
+            sel.recv(self.inbound.channel());
+            sel.recv(self.reports.channel());
             let i = sel.recv(done);
             if sel.ready_timeout(PARK_TIMEOUT) == Ok(i) {
                 let _ = done.try_recv();
             }
             return;
         }
-        let _ = sel.ready_timeout(PARK_TIMEOUT);
+        // Park on the rings' doorbell: no spinning or yielding first (see `bulwark_ring`).
+        self.inbound.doorbell().wait(PARK_TIMEOUT, || {
+            !self.inbound.is_empty() || !self.reports.is_empty()
+        });
     }
 }

@@ -11,6 +11,7 @@ use crate::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus}
 use anyhow::{bail, Context};
 use bulwark_adapters::paper::{PaperConfig, PaperVenue};
 use bulwark_model::{Event, Timer};
+use bulwark_ring::RingTx;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,9 +85,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let g = &config.gateway;
-    let (inbound_tx, inbound_rx) = crossbeam_channel::bounded::<Inbound>(g.inbound_ring_capacity);
-    let (venue_tx, venue_rx) = crossbeam_channel::bounded(g.venue_ring_capacity);
-    let (reports_tx, reports_rx) = crossbeam_channel::bounded(g.venue_ring_capacity);
+    let rings = sequencer::rings(g.inbound_ring_capacity, g.venue_ring_capacity);
+    let (inbound_tx, inbound_rx) = rings.inbound;
+    let (reports_tx, reports_rx) = rings.reports;
+    let (venue_tx, venue_rx) = rings.venue;
     let boot_ns = http::now_ns();
     let paper = PaperVenue::new(PaperConfig {
         seed: config.paper.seed,
@@ -120,7 +122,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut seq = seq.with_feed(feed.clone());
     // The FIX responder's subscription starts before the sequencer does: no record falls between the
     // recovered state and the feed.
-    let fix_feed = config.fix.as_ref().map(|_| feed.listen_channel());
+    let fix_feed = config
+        .fix
+        .as_ref()
+        .map(|_| feed.listen_inbox(crate::fix::responder::needs_prompt_report));
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
     let seq_thread = std::thread::Builder::new()
@@ -270,7 +275,7 @@ pub fn boundary_days(b: DayBoundary, now_ns: i64) -> (u32, i64) {
 
 /// Announces the current trading day of every boundary (so days missed while stopped are rolled). The
 /// engine ignores a day it has already seen.
-fn announce_days(inbound: &crossbeam_channel::Sender<Inbound>, boundaries: &[DayBoundary]) {
+fn announce_days(inbound: &RingTx<Inbound>, boundaries: &[DayBoundary]) {
     for (i, b) in boundaries.iter().enumerate() {
         let (day, _) = boundary_days(*b, http::now_ns());
         let msg = Inbound::Request {
@@ -288,7 +293,7 @@ fn announce_days(inbound: &crossbeam_channel::Sender<Inbound>, boundaries: &[Day
 }
 
 /// A day-roll event at each boundary as it passes (the start-up announcement is [`announce_days`]).
-async fn day_roll_timer(inbound: crossbeam_channel::Sender<Inbound>, boundaries: Vec<DayBoundary>) {
+async fn day_roll_timer(inbound: RingTx<Inbound>, boundaries: Vec<DayBoundary>) {
     let send = |day: u32, boundary: u16| {
         let msg = Inbound::Request {
             ts_ns: http::now_ns(),

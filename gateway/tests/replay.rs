@@ -124,9 +124,10 @@ fn boot(opts: &JournalOptions, inputs: &[Input], seed: u64) -> Engine {
     let cat = catalog();
     let (journal, engine, _) =
         sequencer::recover(opts.clone(), &cat, Engine::new(limits())).expect("recovers");
-    let (in_tx, in_rx) = crossbeam_channel::bounded(4096);
-    let (v_tx, v_rx) = crossbeam_channel::bounded(4096);
-    let (r_tx, r_rx) = crossbeam_channel::bounded(4096);
+    let rings = sequencer::rings(4096, 4096);
+    let (in_tx, in_rx) = rings.inbound;
+    let (v_tx, v_rx) = rings.venue;
+    let (r_tx, r_rx) = rings.reports;
     let paper = PaperVenue::new(PaperConfig {
         seed,
         partial_fill_probability: 0.3,
@@ -230,9 +231,10 @@ calendar = "XNYS"
     };
     let (journal, engine, _) =
         sequencer::recover(opts.clone(), &cat, Engine::with_config(engine_cfg.clone())).unwrap();
-    let (in_tx, in_rx) = crossbeam_channel::bounded(4096);
-    let (v_tx, v_rx) = crossbeam_channel::bounded(4096);
-    let (r_tx, r_rx) = crossbeam_channel::bounded(4096);
+    let rings = sequencer::rings(4096, 4096);
+    let (in_tx, in_rx) = rings.inbound;
+    let (v_tx, v_rx) = rings.venue;
+    let (r_tx, r_rx) = rings.reports;
     let paper = PaperVenue::new(PaperConfig::default());
     let venue = std::thread::spawn(move || bulwark_adapters::run_venue(paper, v_rx, r_tx, || 1));
     let mut seq = Sequencer::new(

@@ -41,11 +41,11 @@ fn order(i: usize) -> Event {
 }
 
 struct Running {
-    tx: crossbeam_channel::Sender<Inbound>,
-    venue_rx: crossbeam_channel::Receiver<bulwark_adapters::VenueCommand>,
+    tx: bulwark_ring::RingTx<Inbound>,
+    venue_rx: bulwark_ring::RingRx<bulwark_adapters::VenueCommand>,
     status: Arc<SharedStatus>,
     handle: std::thread::JoinHandle<bulwark_risk::Engine>,
-    _reports: crossbeam_channel::Sender<bulwark_adapters::StampedReport>,
+    _reports: bulwark_ring::RingTx<bulwark_adapters::StampedReport>,
 }
 
 fn start(dir: &Path, venue_ring: usize) -> Running {
@@ -62,9 +62,10 @@ fn start(dir: &Path, venue_ring: usize) -> Running {
     };
     let (journal, engine, _) =
         sequencer::recover(opts, &catalog(), bulwark_risk::Engine::new(limits)).unwrap();
-    let (tx, in_rx) = crossbeam_channel::bounded(1024);
-    let (v_tx, venue_rx) = crossbeam_channel::bounded(venue_ring);
-    let (r_tx, r_rx) = crossbeam_channel::bounded(16);
+    let rings = sequencer::rings(1024, venue_ring);
+    let (tx, in_rx) = rings.inbound;
+    let (v_tx, venue_rx) = rings.venue;
+    let (r_tx, r_rx) = rings.reports;
     let status = Arc::new(SharedStatus::default());
     let mut seq = Sequencer::new(
         journal,

@@ -14,7 +14,7 @@ use bulwark_bench::{histogram, machine, row, SequencerRig, HEADER};
 use bulwark_gateway::journal::Durability;
 use bulwark_gateway::sequencer::Inbound;
 use bulwark_model::*;
-use crossbeam_channel::{Receiver, Sender};
+use bulwark_ring::{RingRx, RingTx};
 use std::time::{Duration, Instant};
 
 const WORKING: usize = 1_000;
@@ -64,10 +64,10 @@ fn orders(round: usize) -> Vec<Inbound> {
 }
 
 struct Rig {
-    tx: Sender<Inbound>,
-    rx: Receiver<VenueCommand>,
+    tx: RingTx<Inbound>,
+    rx: RingRx<VenueCommand>,
     /// The venue's report ring (gateway only): cancels are confirmed between rounds, as a venue would.
-    reports: Option<Sender<bulwark_adapters::StampedReport>>,
+    reports: Option<RingTx<bulwark_adapters::StampedReport>>,
     stop: Box<dyn FnOnce()>,
 }
 
@@ -94,8 +94,9 @@ fn gateway(dir: &std::path::Path, durability: Durability, rounds: usize) -> Rig 
 
 /// The floor: a thread that forwards new orders and answers a trip with 1,000 cancels.
 fn floor() -> Rig {
-    let (tx, in_rx) = crossbeam_channel::bounded::<Inbound>(RING);
-    let (v_tx, rx) = crossbeam_channel::bounded(RING);
+    let rings = bulwark_gateway::sequencer::rings(RING, RING);
+    let (tx, in_rx) = rings.inbound;
+    let (v_tx, rx) = rings.venue;
     let handle = std::thread::spawn(move || {
         let mut id = 0u64;
         let mut working: Vec<OrderId> = Vec::new();

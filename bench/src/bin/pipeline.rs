@@ -12,7 +12,7 @@ use bulwark_bench::{histogram, machine, row, spin_until, SequencerRig, HEADER};
 use bulwark_gateway::journal::Durability;
 use bulwark_gateway::sequencer::Inbound;
 use bulwark_model::*;
-use crossbeam_channel::{Receiver, Sender};
+use bulwark_ring::{RingRx, RingTx};
 use std::time::{Duration, Instant};
 
 const RING: usize = 65_536;
@@ -22,8 +22,8 @@ const ACCOUNTS: u32 = 100;
 const SYMBOLS: u32 = 100;
 
 struct Pipeline {
-    tx: Sender<Inbound>,
-    rx: Receiver<VenueCommand>,
+    tx: RingTx<Inbound>,
+    rx: RingRx<VenueCommand>,
     stop: Box<dyn FnOnce()>,
 }
 
@@ -69,7 +69,7 @@ fn gateway_pipeline(orders: usize, dir: &std::path::Path) -> Pipeline {
 }
 
 /// Receives with the sequencer's idle strategy: spin for `IDLE_SPIN`, then park.
-fn recv_spin_then_park(rx: &Receiver<Inbound>) -> Option<Inbound> {
+fn recv_spin_then_park(rx: &RingRx<Inbound>) -> Option<Inbound> {
     let until = Instant::now() + IDLE_SPIN;
     loop {
         for _ in 0..64 {
@@ -86,8 +86,9 @@ fn recv_spin_then_park(rx: &Receiver<Inbound>) -> Option<Inbound> {
 
 /// The floor: the same rings, the same idle strategy and a forwarding thread, nothing else.
 fn floor_pipeline() -> Pipeline {
-    let (tx, in_rx) = crossbeam_channel::bounded::<Inbound>(RING);
-    let (v_tx, rx) = crossbeam_channel::bounded(RING);
+    let rings = bulwark_gateway::sequencer::rings(RING, RING);
+    let (tx, in_rx) = rings.inbound;
+    let (v_tx, rx) = rings.venue;
     let handle = std::thread::spawn(move || {
         let mut id = 0u64;
         while let Some(msg) = recv_spin_then_park(&in_rx) {

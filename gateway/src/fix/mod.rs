@@ -13,7 +13,7 @@ pub mod wire;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::sequencer::{FeedBatch, FeedListener, Inbound as SeqInbound, Query};
+use crate::sequencer::{FeedInbox, FeedListener, Inbound as SeqInbound, Query};
 use anyhow::Context;
 use bulwark_model::*;
 use quickfix::{
@@ -46,7 +46,7 @@ pub struct Shared {
     pub sessions: Vec<SessionRt>,
     by_comp: HashMap<(String, String, String), usize>,
     pub catalog: Arc<Catalog>,
-    pub inbound: crossbeam_channel::Sender<SeqInbound>,
+    pub inbound: bulwark_ring::RingTx<SeqInbound>,
     pub work: responder::WorkQueue,
     /// The gateway is stopping: a disconnect now is ours, not the client's, and cancels nothing.
     pub stopping: AtomicBool,
@@ -207,8 +207,9 @@ impl App {
                 };
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 // The responder learns of the request before the sequencer can answer it.
-                // Not urgent: the journal feed batch that carries the decision wakes the responder, and the
-                // answer is in by then (the sequencer answers before it publishes the batch).
+                // No wake: the responder settles it when the feed next wakes it (the venue's ack, or a
+                // reject's decision batch), and the answer is in by then (the sequencer answers before it
+                // publishes the batch).
                 s.work.push(
                     responder::Work::Request {
                         session: i,
@@ -225,8 +226,9 @@ impl App {
                 };
                 if let Err(e) = s.inbound.try_send(msg) {
                     // Full or closed: answer busy (the reply sender dropped with the message tells the
-                    // responder).
+                    // responder; no batch will wake it for that).
                     drop(e);
+                    s.work.ring();
                 }
             }
         }
@@ -455,12 +457,8 @@ pub fn sessions(config: &Config, catalog: &Catalog) -> Vec<SessionRt> {
 pub fn start(
     config: &Config,
     catalog: Arc<Catalog>,
-    inbound: crossbeam_channel::Sender<SeqInbound>,
-    feed: (
-        FeedListener,
-        crossbeam_channel::Sender<FeedBatch>,
-        crossbeam_channel::Receiver<FeedBatch>,
-    ),
+    inbound: bulwark_ring::RingTx<SeqInbound>,
+    feed: (FeedListener, Arc<FeedInbox>),
     boot_ms: i64,
 ) -> anyhow::Result<Option<FixEdge>> {
     let Some(fix) = &config.fix else {
@@ -493,7 +491,7 @@ pub fn start(
         exec_ids: AtomicU64::new(1),
         boot_ms,
     });
-    let (listener, _, live) = feed;
+    let (listener, live) = feed;
     let responder_shared = shared.clone();
     let store_dir = config.fix_store_dir();
     std::fs::create_dir_all(&store_dir)
@@ -609,11 +607,17 @@ mod tests {
         );
         let config = crate::config::load_str("test.toml", &text).expect("config");
         let catalog = Arc::new(Catalog::from_config(&config));
-        let (tx, _rx) = crossbeam_channel::bounded(16);
+        let (tx, _rx) = bulwark_ring::ring(16, &bulwark_ring::Doorbell::new());
         let feed = crate::sequencer::LiveFeed::new(16);
-        let edge = start(&config, catalog, tx, feed.listen_channel(), 0)
-            .expect("start")
-            .expect("fix configured");
+        let edge = start(
+            &config,
+            catalog,
+            tx,
+            feed.listen_inbox(responder::needs_prompt_report),
+            0,
+        )
+        .expect("start")
+        .expect("fix configured");
         let _c1 = logon(port, "C1");
         let _c2 = logon(port, "C2");
         // QuickFIX answers the Logon before it calls on_logon.

@@ -4,13 +4,14 @@
 //! kill-switch and cancel-on-disconnect cancels among them), and keeps a table of the FIX orders still
 //! working. Before each feed batch it settles every answer already in, so an order's acceptance is always
 //! handled before its venue ack (the sequencer answers a request before it publishes the batch that holds
-//! it). Requests do not wake the responder: the feed batch with their decision does, so an order costs the
-//! responder two wake-ups (decision, venue ack) rather than four; answers that come without a batch (busy,
-//! status) are picked up by a 1 ms tick that runs only while such work waits.
+//! it). Neither a request nor the batch with an accepting decision wakes the responder (it has nothing to send
+//! until the venue answers): an accepted order costs it one wake-up, for the venue's ack; a rejected one is
+//! woken by its decision. Answers that come without a batch (busy, status) wake it too, and are picked up by
+//! a 1 ms tick while they wait.
 
 use super::wire::{self, Echo, Exec, FixVersion};
 use super::Shared;
-use crate::sequencer::{Answer, FeedBatch, FeedListener, Inbound as SeqInbound};
+use crate::sequencer::{Answer, FeedInbox, FeedListener, Inbound as SeqInbound};
 use bulwark_model::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -44,36 +45,35 @@ pub enum Work {
 }
 
 /// The callbacks' hand-off to the responder: a lock-free queue, and for the items that no feed batch will
-/// announce a wake-up sent as an empty batch on the responder's own feed channel (one channel to wait on: a
-/// select over two cost the responder a contended lock per wait in `perf`).
+/// announce, a ring on the responder's feed inbox (one place to wait: a select over two cost the responder a
+/// contended lock per wait in `perf`).
 #[derive(Debug)]
 pub struct WorkQueue {
     tx: crossbeam_channel::Sender<Work>,
     rx: crossbeam_channel::Receiver<Work>,
-    wake: crossbeam_channel::Sender<FeedBatch>,
-    /// The responder has nothing pending and is about to sleep until woken.
-    idle: std::sync::atomic::AtomicBool,
+    inbox: Arc<FeedInbox>,
 }
 
 impl WorkQueue {
-    pub fn new(wake: crossbeam_channel::Sender<FeedBatch>) -> WorkQueue {
+    pub fn new(inbox: Arc<FeedInbox>) -> WorkQueue {
         let (tx, rx) = crossbeam_channel::unbounded();
-        WorkQueue {
-            tx,
-            rx,
-            wake,
-            idle: std::sync::atomic::AtomicBool::new(false),
+        WorkQueue { tx, rx, inbox }
+    }
+
+    /// Queues `work`; `wake` wakes the responder if it sleeps. Work that a feed batch will announce (a
+    /// request the sequencer took) needs no wake: the responder settles it when it next wakes, before the
+    /// batch that needs it.
+    pub fn push(&self, work: Work, wake: bool) {
+        let _ = self.tx.send(work);
+        if wake {
+            self.ring();
         }
     }
 
-    /// Queues `work`; `urgent` wakes the responder now, and so does any work while it is idle (so an answer
-    /// that comes without a feed batch, such as "busy", is never left waiting). A busy responder picks
-    /// non-urgent work up with the next feed batch or its 1 ms tick.
-    pub fn push(&self, work: Work, urgent: bool) {
-        let _ = self.tx.send(work);
-        if urgent || self.idle.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let _ = self.wake.try_send(Arc::new(Vec::new()));
-        }
+    /// Wakes the responder for work already queued (a request the sequencer's ring refused: no batch will
+    /// announce its "busy" answer).
+    pub fn ring(&self) {
+        self.inbox.ring();
     }
 
     fn is_empty(&self) -> bool {
@@ -746,13 +746,31 @@ impl Responder {
     }
 }
 
-/// Runs the responder (on its own thread) until the feed closes: first it rebuilds its table of FIX orders
-/// from the journal in `journal_dir` (sending the reports recorded in `progress` as not yet sent), then it
-/// follows the live feed, skipping what the journal scan already covered.
+/// Whether a feed batch must wake the responder now: anything but requests, price updates and accepting
+/// decisions may need a report (a venue event, a reject, a replace). The rest waits in the inbox, in order,
+/// and is handled at the next wake-up, before whatever caused it.
+pub fn needs_prompt_report(batch: &[(u64, i64, Event)]) -> bool {
+    batch.iter().any(|(_, _, e)| {
+        !matches!(
+            e,
+            Event::NewOrder(_)
+                | Event::CancelOrder(_)
+                | Event::Price(_)
+                | Event::Decision(Decision {
+                    verdict: Verdict::Accept,
+                    ..
+                })
+        )
+    })
+}
+
+/// Runs the responder (on its own thread): first it rebuilds its table of FIX orders from the journal in
+/// `journal_dir` (sending the reports recorded in `progress` as not yet sent), then it follows the live feed
+/// in `inbox`, skipping what the journal scan already covered. It runs as long as the process.
 pub fn run(
     shared: Arc<Shared>,
     _listener: FeedListener,
-    live: crossbeam_channel::Receiver<FeedBatch>,
+    inbox: Arc<FeedInbox>,
     journal_dir: std::path::PathBuf,
     progress: (Progress, u64),
 ) {
@@ -770,46 +788,33 @@ pub fn run(
         tracing::error!("FIX: cannot read the journal to rebuild working FIX orders: {e}");
     }
     progress.store(r.last_seq);
-    let idle = &shared.work.idle;
     loop {
-        let waiting = !r.pending.is_empty();
-        if !waiting {
-            idle.store(true, std::sync::atomic::Ordering::SeqCst);
-            // Work pushed before the flag was set would not have woken us.
-            if !shared.work.is_empty() {
-                idle.store(false, std::sync::atomic::Ordering::SeqCst);
-                shared.work.drain_into(&mut r.pending);
-                r.settle_ready();
-                continue;
+        shared.work.drain_into(&mut r.pending);
+        r.settle_ready();
+        let mut handled = false;
+        while let Some(batch) = inbox.try_next() {
+            // Settle the answers in before the batch: an order's acceptance before its venue ack.
+            shared.work.drain_into(&mut r.pending);
+            r.settle_ready();
+            for (seq, _, event) in batch.iter() {
+                if *seq > r.last_seq {
+                    r.last_seq = *seq;
+                    r.record_seq = *seq;
+                    r.on_record(event);
+                    r.record_seq = 0;
+                    handled = true;
+                }
             }
+        }
+        if handled {
+            progress.store(r.last_seq);
         }
         // While answers are awaited that no feed batch will bring (busy, status), look again every 1 ms.
-        let timeout = if waiting {
-            std::time::Duration::from_millis(1)
-        } else {
+        let timeout = if r.pending.is_empty() {
             std::time::Duration::from_secs(3600)
+        } else {
+            std::time::Duration::from_millis(1)
         };
-        match live.recv_timeout(timeout) {
-            Ok(batch) => {
-                shared.work.drain_into(&mut r.pending);
-                r.settle_ready();
-                for (seq, _, event) in batch.iter() {
-                    if *seq > r.last_seq {
-                        r.last_seq = *seq;
-                        r.record_seq = *seq;
-                        r.on_record(event);
-                        r.record_seq = 0;
-                    }
-                }
-                if !batch.is_empty() {
-                    progress.store(r.last_seq);
-                }
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                shared.work.drain_into(&mut r.pending);
-                r.settle_ready();
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        }
+        inbox.wait(timeout, || !shared.work.is_empty());
     }
 }
