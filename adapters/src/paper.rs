@@ -370,6 +370,62 @@ mod tests {
     }
 
     #[test]
+    fn a_pump_keeps_every_report_in_order_when_the_report_ring_fills() {
+        let mut commands = vec![price(190)];
+        commands
+            .extend((1..=5).map(|i| VenueCommand::Submit(order(i, Side::Buy, 3, None, Tif::Day))));
+        commands.extend(
+            (6..=9).map(|i| VenueCommand::Submit(order(i, Side::Sell, 2, Some(195), Tif::Gtc))),
+        );
+        commands.push(price(196));
+        let mut reference = PaperVenue::new(PaperConfig::default());
+        let expected: Vec<VenueReport> = commands
+            .iter()
+            .flat_map(|c| run(&mut reference, *c))
+            .collect();
+        assert_eq!(
+            expected.len(),
+            18,
+            "5 acks and 5 fills, 4 acks, 4 fills on the last price"
+        );
+
+        let (cmd_tx, cmd_rx) = bulwark_ring::ring(64, &bulwark_ring::Doorbell::new());
+        let (rep_tx, rep_rx) = bulwark_ring::ring(2, &bulwark_ring::Doorbell::new());
+        let mut pump = crate::VenuePump::new(
+            Box::new(PaperVenue::new(PaperConfig::default())),
+            cmd_rx,
+            rep_tx,
+            || 7,
+        );
+        for c in &commands {
+            cmd_tx.try_send(*c).unwrap();
+        }
+        assert!(pump.has_work());
+        let mut got = Vec::new();
+        let mut handled = pump.pump();
+        assert!(
+            pump.has_work() && rep_rx.len() == 2,
+            "two reports fit; the rest wait in the pump, and no command is taken while they do"
+        );
+        while pump.has_work() {
+            while let Ok(r) = rep_rx.try_recv() {
+                got.push(r);
+            }
+            handled += pump.pump();
+        }
+        while let Ok(r) = rep_rx.try_recv() {
+            got.push(r);
+        }
+        assert_eq!(handled, commands.len());
+        assert!(
+            got.iter().all(|(ts, _)| *ts == 7),
+            "stamped by the pump's clock"
+        );
+        let got: Vec<VenueReport> = got.into_iter().map(|(_, r)| r).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
     fn ioc_remainder_is_canceled() {
         let mut v = PaperVenue::new(PaperConfig::default());
         run(&mut v, price(190));

@@ -2,14 +2,15 @@
 //! venues put reports into their own ring, which the sequencer drains first. For every input it appends the
 //! event to the journal, applies it to the [`Engine`], journals the decision, and only after the batch is as
 //! durable as the policy promises (group commit) does it hand commands to the venue ring and answers to the
-//! edges that asked. Idle, it spins for `idle_spin` then parks, so it never holds a core it does not use.
+//! edges that asked. A venue that does no I/O and simulates no latency (the paper venue) may be pumped from
+//! this thread between batches instead of running on its own ([`Sequencer::with_venue_pump`]). Idle, it spins for `idle_spin` then parks, so it never holds a core it does not use.
 //! A journal failure halts trading: from then on every request is answered "unavailable" and nothing is applied.
 //! Recovery ([`recover`]) replays the journal through the same `Engine::apply` and checks each decision.
 
 use crate::catalog::{Catalog, Remap};
 use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
 use crate::webhook::dedup::SignalLog;
-use bulwark_adapters::{StampedReport, VenueCommand};
+use bulwark_adapters::{StampedReport, VenueCommand, VenuePump};
 use bulwark_model::*;
 use bulwark_ring::{ring, Doorbell, RingRx, RingTx};
 use bulwark_risk::{Engine, Output};
@@ -309,6 +310,9 @@ pub struct Sequencer {
     /// while someone listens.
     feed: Option<Arc<LiveFeed>>,
     feed_batch: Vec<(u64, i64, Event)>,
+    /// A venue driven from this thread between batches (the paper venue without simulated latency), instead
+    /// of from a thread of its own.
+    pump: Option<VenuePump>,
 }
 
 /// A batch of journaled (seq, ts_ns, event) records, in journal order.
@@ -514,7 +518,16 @@ impl Sequencer {
             held_orders: rustc_hash::FxHashMap::default(),
             feed: None,
             feed_batch: Vec::new(),
+            pump: None,
         }
+    }
+
+    /// Drives the venue at the other end of the venue ring from this thread: at the top of every loop turn,
+    /// before the reports are drained, `pump` hands the venue what the last batches sent it. The rings and
+    /// their order stay as with a venue thread; the two thread hand-offs per order go.
+    pub fn with_venue_pump(mut self, pump: VenuePump) -> Sequencer {
+        self.pump = Some(pump);
+        self
     }
 
     /// Publishes every durable batch of journaled records to `feed` (for the event stream).
@@ -1048,6 +1061,9 @@ impl Sequencer {
             self.status.loop_turns.fetch_add(1, Ordering::Relaxed);
             self.release_durable();
             self.feed_pending();
+            if let Some(pump) = &mut self.pump {
+                pump.pump();
+            }
             self.venue_free_at_batch = self
                 .options
                 .venue_ring_capacity
@@ -1152,6 +1168,7 @@ impl Sequencer {
                     || !self.inbound.is_empty()
                     || !self.reports.is_empty()
                     || self.durable_waiting()
+                    || self.pump.as_ref().is_some_and(VenuePump::has_work)
                 {
                     return;
                 }

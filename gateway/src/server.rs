@@ -10,6 +10,7 @@ use crate::risk_setup::DayBoundary;
 use crate::sequencer::{self, Inbound, Sequencer, SequencerOptions, SharedStatus};
 use anyhow::{bail, Context};
 use bulwark_adapters::paper::{PaperConfig, PaperVenue};
+use bulwark_adapters::VenuePump;
 use bulwark_model::{Event, Timer};
 use bulwark_ring::RingTx;
 use std::sync::atomic::AtomicU64;
@@ -97,9 +98,20 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         latency_jitter_ns: config.paper.latency_jitter_us * 1_000,
         exec_id_epoch: (boot_ns / 1_000_000_000) as u32,
     });
-    let venue_thread = std::thread::Builder::new()
-        .name("venue-paper".into())
-        .spawn(move || bulwark_adapters::run_venue(paper, venue_rx, reports_tx, http::now_ns))?;
+    // Without simulated latency the paper venue is pumped from the sequencer's thread (it does no I/O, and its
+    // own thread cost two hand-offs per order); with latency it needs the timer of a thread of its own.
+    let latency_free = config.paper.latency_us == 0 && config.paper.latency_jitter_us == 0;
+    let (venue_thread, pump) = if latency_free {
+        let pump = VenuePump::new(Box::new(paper), venue_rx, reports_tx, http::now_ns);
+        (None, Some(pump))
+    } else {
+        let thread = std::thread::Builder::new()
+            .name("venue-paper".into())
+            .spawn(move || {
+                bulwark_adapters::run_venue(paper, venue_rx, reports_tx, http::now_ns)
+            })?;
+        (Some(thread), None)
+    };
 
     let status = Arc::new(SharedStatus::default());
     let restore = sequencer::restore_commands(&engine, &catalog);
@@ -118,6 +130,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         restore,
     )
     .with_signals(signals);
+    let seq = match pump {
+        Some(pump) => seq.with_venue_pump(pump),
+        None => seq,
+    };
     let feed = crate::sequencer::LiveFeed::new(FEED_BATCHES);
     let mut seq = seq.with_feed(feed.clone());
     // The FIX responder's subscription starts before the sequencer does: no record falls between the
@@ -233,7 +249,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let engine = seq_thread
         .join()
         .map_err(|_| anyhow::anyhow!("sequencer thread panicked"))?;
-    let _ = venue_thread.join();
+    if let Some(t) = venue_thread {
+        let _ = t.join();
+    }
     tracing::info!(orders = engine.order_count(), "stopped cleanly");
     Ok(())
 }

@@ -226,3 +226,36 @@ fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
         1
     );
 }
+
+/// With simulated latency the paper venue runs on a thread of its own (without it, the sequencer pumps it):
+/// its fill still arrives, after the order, and the position follows.
+#[test]
+fn a_paper_venue_with_simulated_latency_fills_from_its_own_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    let text = config(&dir.path().join("data"));
+    std::fs::write(&cfg, format!("{text}\n[paper]\nlatency_us = 3000\n")).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    let (st, _) = post(
+        &agent(),
+        &format!("{base}/api/v1/prices"),
+        r#"{"symbol":"AAPL","price":"100"}"#,
+    );
+    assert_eq!(st, 200);
+    let (st, v) = post(
+        &agent(),
+        &format!("{base}/api/v1/orders"),
+        r#"{"account":"A","symbol":"AAPL","side":"buy","qty":10}"#,
+    );
+    assert_eq!(st, 201, "{v}");
+    let events = read_events(&base, "?account=A", None, 2);
+    let kinds: Vec<&str> = events.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, vec!["order", "fill"], "{events:?}");
+    assert_eq!(events[1].2["order_id"], events[0].2["order_id"]);
+    let (st, v) = get(&agent(), &format!("{base}/api/v1/positions?account=A"));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["positions"][0]["symbol"], "AAPL", "{v}");
+    assert_eq!(v["positions"][0]["qty"], "10", "{v}");
+    assert_eq!(v["positions"][0]["avg_price"], "100", "{v}");
+}
