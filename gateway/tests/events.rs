@@ -174,11 +174,12 @@ fn a_resumed_stream_has_no_gap_and_no_duplicate_also_across_a_restart() {
     );
 }
 
-#[test]
-fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
+/// Starts the gateway on [`config`] plus `extra`, sets AAPL to 100 and buys 10 at market for account A.
+fn start_and_buy_10_at_100(extra: &str) -> (tempfile::TempDir, Gateway) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bulwark.toml");
-    std::fs::write(&cfg, config(&dir.path().join("data"))).unwrap();
+    let text = config(&dir.path().join("data"));
+    std::fs::write(&cfg, format!("{text}{extra}")).unwrap();
     let gw = Gateway::start(&cfg);
     let base = gw.base.clone();
     let (st, _) = post(
@@ -193,6 +194,13 @@ fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
         r#"{"account":"A","symbol":"AAPL","side":"buy","qty":10}"#,
     );
     assert_eq!(st, 201, "{v}");
+    (dir, gw)
+}
+
+#[test]
+fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
+    let (dir, gw) = start_and_buy_10_at_100("");
+    let base = gw.base.clone();
     let a: ureq::Agent = agent();
     let mut resp = a
         .post(format!("{base}/api/v1/kill"))
@@ -231,24 +239,8 @@ fn orders_the_engine_makes_when_flattening_appear_with_their_account() {
 /// its fill still arrives, after the order, and the position follows.
 #[test]
 fn a_paper_venue_with_simulated_latency_fills_from_its_own_thread() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("bulwark.toml");
-    let text = config(&dir.path().join("data"));
-    std::fs::write(&cfg, format!("{text}\n[paper]\nlatency_us = 3000\n")).unwrap();
-    let gw = Gateway::start(&cfg);
+    let (_dir, gw) = start_and_buy_10_at_100("\n[paper]\nlatency_us = 3000\n");
     let base = gw.base.clone();
-    let (st, _) = post(
-        &agent(),
-        &format!("{base}/api/v1/prices"),
-        r#"{"symbol":"AAPL","price":"100"}"#,
-    );
-    assert_eq!(st, 200);
-    let (st, v) = post(
-        &agent(),
-        &format!("{base}/api/v1/orders"),
-        r#"{"account":"A","symbol":"AAPL","side":"buy","qty":10}"#,
-    );
-    assert_eq!(st, 201, "{v}");
     let events = read_events(&base, "?account=A", None, 2);
     let kinds: Vec<&str> = events.iter().map(|(_, k, _)| k.as_str()).collect();
     assert_eq!(kinds, vec!["order", "fill"], "{events:?}");
