@@ -30,7 +30,9 @@ impl Engine {
             Some(r) => Verdict::Reject(r),
             None => {
                 let acct = &mut self.accounts[o.account.0 as usize];
-                let slot = acct.recent_next % acct.recent.len();
+                let slot = acct.recent_next;
+                acct.recent_fp[slot] =
+                    RecentOrder::fingerprint(o.symbol, o.side, o.ord_type, o.qty, o.limit_px);
                 acct.recent[slot] = Some(RecentOrder {
                     ts_ns,
                     symbol: o.symbol,
@@ -39,7 +41,11 @@ impl Engine {
                     qty: o.qty,
                     limit_px: o.limit_px,
                 });
-                acct.recent_next += 1;
+                acct.recent_next = if slot + 1 == acct.recent.len() {
+                    0
+                } else {
+                    slot + 1
+                };
                 Verdict::Accept
             }
         }
@@ -50,6 +56,9 @@ impl Engine {
         if o.account.0 as usize >= self.accounts.len() {
             return Some(Reject::plain(RuleId::Account, RejectReason::UnknownAccount));
         }
+        // The duplicate window's fingerprints and the rate ring, asked for now so that their misses overlap the
+        // rules before them (a no-op when the sequencer's lookahead brought them already).
+        self.accounts[o.account.0 as usize].prefetch_rings();
         if o.symbol.0 as usize >= self.config_symbols.len() {
             return Some(Reject::plain(RuleId::Symbol, RejectReason::UnknownSymbol));
         }
@@ -173,23 +182,21 @@ impl Engine {
             return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
         }
         if limits.dup_window_ns > 0 {
-            // Newest first (the slots before the next write, then the wrapped-around rest), stopping at the first
-            // entry outside the window or never written. One division for the whole scan, not one per entry.
-            let next = acct.recent_next % acct.recent.len();
-            let (newest, oldest) = acct.recent.split_at(next);
-            let dup = newest
-                .iter()
-                .rev()
-                .chain(oldest.iter().rev())
-                .copied()
-                .map_while(|r| r.filter(|r| ts_ns - r.ts_ns < limits.dup_window_ns))
-                .any(|r| {
-                    r.symbol == o.symbol
-                        && r.side == o.side
-                        && r.ord_type == o.ord_type
-                        && r.qty == o.qty
-                        && r.limit_px == o.limit_px
-                });
+            // Every remembered order whose fingerprint matches (a dense array of 32-bit fingerprints, at most
+            // four cache lines, where the orders themselves span up to 48), then that order itself: inside the
+            // window, and identical (a fingerprint can collide).
+            let fp = RecentOrder::fingerprint(o.symbol, o.side, o.ord_type, o.qty, o.limit_px);
+            let dup = acct.recent_fp.iter().zip(&acct.recent).any(|(f, r)| {
+                *f == fp
+                    && r.is_some_and(|r| {
+                        ts_ns - r.ts_ns < limits.dup_window_ns
+                            && r.symbol == o.symbol
+                            && r.side == o.side
+                            && r.ord_type == o.ord_type
+                            && r.qty == o.qty
+                            && r.limit_px == o.limit_px
+                    })
+            });
             if dup {
                 return Some(Reject::with(
                     RuleId::Dup,

@@ -129,15 +129,41 @@ pub(crate) struct RecentOrder {
     pub limit_px: Option<Px>,
 }
 
+impl RecentOrder {
+    /// 32 bits of a hash of what makes two orders identical (symbol, side, type, quantity, limit price); never
+    /// 0, which marks a slot never written.
+    #[inline]
+    pub(crate) fn fingerprint(
+        symbol: SymbolId,
+        side: Side,
+        ord_type: OrdType,
+        qty: Qty,
+        limit_px: Option<Px>,
+    ) -> u32 {
+        let px = limit_px.map_or(i64::MIN, Px::raw);
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one((
+            symbol.0,
+            side as u8,
+            ord_type as u8,
+            qty.raw(),
+            px,
+        ));
+        ((hash >> 32) as u32) | 1
+    }
+}
+
 /// Accepted orders the identical-order window remembers per account: `throttle_max` clamped to 8..=64, or 32
 /// without a throttle. The window is exact while an account cannot get more than that many orders accepted
 /// inside one duplicate window (true whenever `throttle_max <= 64` and the duplicate window is no longer than
 /// the throttle window); the bound keeps per-account memory small at 10,000 accounts.
+pub(crate) const RECENT_ORDERS_MAX: usize = 64;
+
 pub(crate) fn recent_orders_len(throttle_max: u32) -> usize {
     if throttle_max == 0 {
         32
     } else {
-        (throttle_max as usize).clamp(8, 64)
+        (throttle_max as usize).clamp(8, RECENT_ORDERS_MAX)
     }
 }
 
@@ -206,6 +232,10 @@ pub(crate) struct AccountState {
     pub long_cost: Notional,
     pub short_cost: Notional,
     pub recent: Vec<Option<RecentOrder>>,
+    /// `recent`'s fingerprints ([`RecentOrder::fingerprint`], 0 where `recent` is empty), slot for slot: the
+    /// duplicate check scans these few cache lines and reads an order of `recent` only where they match.
+    pub recent_fp: [u32; RECENT_ORDERS_MAX],
+    /// The slot of `recent` the next accepted order takes (always below its length: the oldest entry).
     pub recent_next: usize,
     pub throttle: TimeRing,
     pub breaches: TimeRing,
@@ -221,20 +251,18 @@ pub(crate) struct AccountState {
 }
 
 impl AccountState {
-    /// Asks the CPU for the newest entries of the duplicate window (the scan starts there and goes back: four
-    /// lines of it) and the slot an accept writes, for the rate ring, and for the end of the list of held
-    /// symbols (where a new book's symbol goes).
-    fn prefetch_rings(&self) {
-        let n = self.recent.len();
-        let newest = (self.recent_next + n - 1) % n;
-        let newest_byte = newest * std::mem::size_of::<Option<RecentOrder>>();
-        let first = self.recent.as_ptr().cast::<u8>();
-        for back in [0, 64, 128, 192] {
-            if back <= newest_byte {
-                prefetch(first.wrapping_add(newest_byte - back));
+    /// Asks the CPU for the duplicate window's fingerprints (at most four lines: the check scans them all) and
+    /// the slot an accept writes, for the rate ring, and for the end of the list of held symbols (where a new
+    /// book's symbol goes).
+    pub(crate) fn prefetch_rings(&self) {
+        let fp_bytes = self.recent.len() * std::mem::size_of::<u32>();
+        let first = self.recent_fp.as_ptr().cast::<u8>();
+        for offset in [0, 64, 128, 192] {
+            if offset < fp_bytes {
+                prefetch(first.wrapping_add(offset));
             }
         }
-        prefetch(&self.recent[self.recent_next % n]);
+        prefetch(&self.recent[self.recent_next]);
         self.throttle.prefetch();
         prefetch(self.held.as_ptr().wrapping_add(self.held.len()));
     }
@@ -424,6 +452,7 @@ impl Engine {
                 long_cost: Notional::ZERO,
                 short_cost: Notional::ZERO,
                 recent: vec![None; recent_orders_len(risk.limits.throttle_max)],
+                recent_fp: [0; RECENT_ORDERS_MAX],
                 recent_next: 0,
                 throttle: TimeRing::new(risk.limits.throttle_max as usize),
                 breaches: TimeRing::new(risk.limits.throttle_breaches_to_kill as usize),

@@ -176,6 +176,47 @@ fn pt_4() {
     );
 }
 
+/// The identical-order window is a ring of the account's last accepted orders (32 without a throttle), checked
+/// through a fingerprint per slot: after the ring wraps, every order it holds is still found in whichever slot
+/// it landed, one it dropped is not, and a different price is a different order.
+#[test]
+fn the_duplicate_window_finds_orders_in_every_slot_after_it_wraps() {
+    let limits = Limits {
+        throttle_max: 0,
+        dup_window_ns: 3_600_000 * MS,
+        ..Limits::default()
+    };
+    let mut e = engine_with(vec![account(limits)], 1);
+    price(&mut e, 0, "190", T0);
+    let buy = |q: i64, px: &'static str| order(Side::Buy, q, Some(px)).event();
+    // 40 distinct orders (quantities 1 to 40): the ring of 32 wraps and drops quantities 1 to 8.
+    for q in 1..=40 {
+        assert_eq!(
+            reason(&decide(&mut e, &buy(q, "190"), T0 + q * MS)),
+            None,
+            "qty {q}"
+        );
+    }
+    let later = T0 + 100 * MS;
+    for q in 9..=40 {
+        assert_eq!(
+            reason(&decide(&mut e, &buy(q, "190"), later)),
+            Some(RejectReason::Duplicate),
+            "qty {q} is in the window"
+        );
+    }
+    assert_eq!(
+        reason(&decide(&mut e, &buy(1, "190"), later)),
+        None,
+        "qty 1 left the ring"
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &buy(40, "189"), later)),
+        None,
+        "another price"
+    );
+}
+
 #[test]
 fn pt_5() {
     let mut e = engine_with(vec![account(Limits::default())], 1);
