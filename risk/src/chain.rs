@@ -56,9 +56,11 @@ impl Engine {
         if o.account.0 as usize >= self.accounts.len() {
             return Some(Reject::plain(RuleId::Account, RejectReason::UnknownAccount));
         }
-        // The duplicate window's fingerprints and the rate ring, asked for now so that their misses overlap the
-        // rules before them (a no-op when the sequencer's lookahead brought them already).
+        // The duplicate window's fingerprints, the rate ring and this order's slots in the order table, asked
+        // for now so that their misses overlap the rules before them (no-ops when the sequencer's lookahead
+        // brought them already).
         self.accounts[o.account.0 as usize].prefetch_rings();
+        self.prefetch_new_order_slot(0);
         if o.symbol.0 as usize >= self.config_symbols.len() {
             return Some(Reject::plain(RuleId::Symbol, RejectReason::UnknownSymbol));
         }

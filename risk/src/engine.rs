@@ -159,6 +159,10 @@ impl RecentOrder {
 /// the throttle window); the bound keeps per-account memory small at 10,000 accounts.
 pub(crate) const RECENT_ORDERS_MAX: usize = 64;
 
+/// Room reserved at start in each account's list of held symbols (at most the number of symbols), so that the
+/// first books of an account do not reallocate the list on the sequencer's thread.
+const HELD_SYMBOLS_RESERVED: usize = 128;
+
 pub(crate) fn recent_orders_len(throttle_max: u32) -> usize {
     if throttle_max == 0 {
         32
@@ -437,6 +441,7 @@ impl Engine {
             .map(|a| a.day_boundary as usize + 1)
             .max()
             .unwrap_or(1);
+        let symbols_n = config.symbols.len();
         let accounts = config
             .accounts
             .into_iter()
@@ -456,7 +461,7 @@ impl Engine {
                 recent_next: 0,
                 throttle: TimeRing::new(risk.limits.throttle_max as usize),
                 breaches: TimeRing::new(risk.limits.throttle_breaches_to_kill as usize),
-                held: Vec::new(),
+                held: Vec::with_capacity(HELD_SYMBOLS_RESERVED.min(symbols_n)),
                 day_trades: [(i32::MIN, 0); 8],
                 day_trades_next: 0,
                 current_day: 0,
@@ -672,6 +677,7 @@ impl Engine {
         let Some(acct) = self.accounts.get(o.account.0 as usize) else {
             return;
         };
+        self.prefetch_new_order_slot(distance);
         if distance >= 2 {
             let first = (acct as *const AccountState).cast::<u8>();
             let bytes = std::mem::size_of::<AccountState>();
@@ -683,6 +689,24 @@ impl Engine {
         } else {
             self.books.prefetch_book(&(o.account, o.symbol));
             acct.prefetch_rings();
+        }
+    }
+
+    /// Asks the CPU for the cache lines the order `ahead` places after the next one will be written to (every
+    /// new-order request adds one order, accepted or not). The order table is written in sequence but read back
+    /// at once, so without this each order waited for its fresh line to come from memory.
+    pub(crate) fn prefetch_new_order_slot(&self, ahead: usize) {
+        let i = self.orders.len() + ahead;
+        if i < self.orders.capacity() {
+            let first = self.orders.as_ptr().wrapping_add(i).cast::<u8>();
+            prefetch(first);
+            prefetch(first.wrapping_add(std::mem::size_of::<Order>() - 1));
+        }
+        if i < self.valuation_px.capacity() {
+            prefetch(self.valuation_px.as_ptr().wrapping_add(i));
+        }
+        if i < self.working_pos.capacity() {
+            prefetch(self.working_pos.as_ptr().wrapping_add(i));
         }
     }
 
