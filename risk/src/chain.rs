@@ -61,6 +61,8 @@ impl Engine {
         // brought them already).
         self.accounts[o.account.0 as usize].prefetch_rings();
         self.prefetch_new_order_slot(0);
+        self.books.prefetch_slot(&(o.account, o.symbol));
+        self.cl_ord_index.prefetch(o.account, &o.cl_ord_id);
         if o.symbol.0 as usize >= self.config_symbols.len() {
             return Some(Reject::plain(RuleId::Symbol, RejectReason::UnknownSymbol));
         }
