@@ -1179,7 +1179,11 @@ impl Sequencer {
             }
         }
         if !self.pending_venue.is_empty() {
-            std::thread::sleep(Duration::from_micros(100));
+            // Commands wait for room on the venue ring. A pumped venue makes that room on this thread at the
+            // top of the next turn; a venue thread needs a moment.
+            if self.pump.is_none() {
+                std::thread::sleep(Duration::from_micros(100));
+            }
             return;
         }
         // Wait until either ring has something (or, with batches held for the syncer, a sync completes),

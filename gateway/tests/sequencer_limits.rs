@@ -1,6 +1,7 @@
 //! Backpressure, fail-stop and output order at the sequencer: a full venue ring answers "busy" without
 //! journaling, a journal write failure halts trading (every later request answered "unavailable", readiness
-//! false), and under `sync` a cancel released before its batch's sync never overtakes its order's submit.
+//! false), under `sync` a cancel released before its batch's sync never overtakes its order's submit, and a
+//! venue pumped from the sequencer's thread drains a burst larger than its ring.
 use bulwark_gateway::catalog::{Catalog, SymbolSpec};
 use bulwark_gateway::journal::{format, Durability, JournalOptions};
 use bulwark_gateway::sequencer::{
@@ -48,7 +49,17 @@ struct Running {
     _reports: bulwark_ring::RingTx<bulwark_adapters::StampedReport>,
 }
 
-fn start(dir: &Path, venue_ring: usize) -> Running {
+/// The sequencer over a fresh `sync` journal in `dir`, booted, not yet running; with its rings' other ends.
+fn build(
+    dir: &Path,
+    venue_ring: usize,
+) -> (
+    Sequencer,
+    bulwark_ring::RingTx<Inbound>,
+    bulwark_ring::RingRx<bulwark_adapters::VenueCommand>,
+    Arc<SharedStatus>,
+    bulwark_ring::RingTx<bulwark_adapters::StampedReport>,
+) {
     let opts = JournalOptions {
         dir: dir.to_path_buf(),
         segment_bytes: format::SEGMENT_BYTES_MIN,
@@ -81,6 +92,11 @@ fn start(dir: &Path, venue_ring: usize) -> Running {
         Default::default(),
     );
     seq.boot(&catalog(), 0).unwrap();
+    (seq, tx, venue_rx, status, r_tx)
+}
+
+fn start(dir: &Path, venue_ring: usize) -> Running {
+    let (seq, tx, venue_rx, status, r_tx) = build(dir, venue_ring);
     let handle = std::thread::spawn(move || seq.run());
     Running {
         tx,
@@ -231,6 +247,61 @@ fn a_burst_of_outputs_larger_than_the_venue_ring_waits_in_order_instead_of_crash
     );
     r.tx.send(Inbound::Shutdown).unwrap();
     r.handle.join().unwrap();
+}
+
+/// The paper venue pumped from the sequencer's thread, behind a venue ring of 16: a kill switch's 30 cancels
+/// wait for room, the pump makes it on the sequencer's own turns (no venue thread drains the ring), and every
+/// order ends canceled by the venue.
+#[test]
+fn a_pumped_venue_drains_a_burst_larger_than_the_venue_ring() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seq, tx, venue_rx, status, r_tx) = build(dir.path(), 16);
+    let paper = bulwark_adapters::paper::PaperVenue::new(Default::default());
+    let pump = bulwark_adapters::VenuePump::new(Box::new(paper), venue_rx, r_tx, || 1);
+    let seq = seq.with_venue_pump(pump);
+    let (unused_tx, unused_rx) = bulwark_ring::ring(1, &bulwark_ring::Doorbell::new());
+    let r = Running {
+        tx,
+        venue_rx: bulwark_ring::ring(1, &bulwark_ring::Doorbell::new()).1,
+        status,
+        handle: std::thread::spawn(move || seq.run()),
+        _reports: unused_tx,
+    };
+    drop(unused_rx);
+    for i in 0..30 {
+        assert!(matches!(ask(&r, order(i)), Answer::Decided { .. }));
+    }
+    let trip = ask(&r, Event::Control(Control::halt_all(LEVEL_ADMIN)));
+    assert!(
+        matches!(trip, Answer::Decided { decision, .. } if decision.verdict == Verdict::Accept)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let orders = loop {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        r.tx.send(Inbound::Query(sequencer::Query::Orders {
+            account: AccountId(0),
+            reply,
+        }))
+        .unwrap();
+        let orders = rx.blocking_recv().unwrap();
+        let canceled = orders
+            .iter()
+            .filter(|o| o.status == OrderStatus::Canceled)
+            .count();
+        if canceled == 30 || std::time::Instant::now() > deadline {
+            break orders;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(orders.len(), 30);
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::Canceled),
+        "every order canceled by the venue: {:?}",
+        orders.iter().map(|o| o.status).collect::<Vec<_>>()
+    );
+    r.tx.send(Inbound::Shutdown).unwrap();
+    let engine = r.handle.join().unwrap();
+    assert_eq!(engine.open_order_count(), 0);
 }
 
 #[test]
