@@ -3,7 +3,8 @@
 //! event to the journal, applies it to the [`Engine`], journals the decision, and only after the batch is as
 //! durable as the policy promises (group commit) does it hand commands to the venue ring and answers to the
 //! edges that asked. A venue that does no I/O and simulates no latency (the paper venue) may be pumped from
-//! this thread between batches instead of running on its own ([`Sequencer::with_venue_pump`]). Idle, it spins for `idle_spin` then parks, so it never holds a core it does not use.
+//! this thread between batches instead of running on its own ([`Sequencer::with_venue_pump`]). Idle, it
+//! spins for `idle_spin` then parks, so it never holds a core it does not use.
 //! A journal failure halts trading: from then on every request is answered "unavailable" and nothing is applied.
 //! Recovery ([`recover`]) replays the journal through the same `Engine::apply` and checks each decision.
 
@@ -348,9 +349,8 @@ pub struct FeedInbox {
     tx: Sender<FeedBatch>,
     rx: Receiver<FeedBatch>,
     urgent: FeedUrgency,
-    /// The listener is about to park (or parked) and must be unparked to see new work.
-    sleeping: AtomicBool,
-    thread: std::sync::OnceLock<std::thread::Thread>,
+    /// Where the listener parks.
+    bell: Arc<Doorbell>,
 }
 
 impl FeedInbox {
@@ -360,8 +360,7 @@ impl FeedInbox {
             tx,
             rx,
             urgent,
-            sleeping: AtomicBool::new(false),
-            thread: std::sync::OnceLock::new(),
+            bell: Doorbell::new(),
         }
     }
 
@@ -378,14 +377,7 @@ impl FeedInbox {
 
     /// Wakes the listener if it sleeps (its other producers call this after queueing work for it).
     pub fn ring(&self) {
-        // Pairs with the fence in `wait`: either the listener sees what was queued before this call, or this
-        // call sees it asleep.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.sleeping.swap(false, Ordering::SeqCst) {
-            if let Some(t) = self.thread.get() {
-                t.unpark();
-            }
-        }
+        self.bell.ring();
     }
 
     /// The oldest batch not yet taken.
@@ -396,13 +388,8 @@ impl FeedInbox {
     /// Parks the calling thread (the one listener) for at most `timeout` unless a batch is queued or
     /// `has_work` says its other producers left work.
     pub fn wait(&self, timeout: Duration, has_work: impl Fn() -> bool) {
-        self.thread.get_or_init(std::thread::current);
-        self.sleeping.store(true, Ordering::SeqCst);
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.rx.is_empty() && !has_work() {
-            std::thread::park_timeout(timeout);
-        }
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.bell
+            .wait(timeout, || !self.rx.is_empty() || has_work());
     }
 }
 

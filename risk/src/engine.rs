@@ -140,8 +140,8 @@ impl RecentOrder {
         qty: Qty,
         limit_px: Option<Px>,
     ) -> u32 {
-        let px = limit_px.map_or(i64::MIN, Px::raw);
         use std::hash::BuildHasher;
+        let px = limit_px.map_or(i64::MIN, Px::raw);
         let hash = rustc_hash::FxBuildHasher.hash_one((
             symbol.0,
             side as u8,
@@ -153,16 +153,17 @@ impl RecentOrder {
     }
 }
 
-/// Accepted orders the identical-order window remembers per account: `throttle_max` clamped to 8..=64, or 32
-/// without a throttle. The window is exact while an account cannot get more than that many orders accepted
-/// inside one duplicate window (true whenever `throttle_max <= 64` and the duplicate window is no longer than
-/// the throttle window); the bound keeps per-account memory small at 10,000 accounts.
+/// Most orders the identical-order window remembers per account (the room of its inline fingerprints).
 pub(crate) const RECENT_ORDERS_MAX: usize = 64;
 
 /// Room reserved at start in each account's list of held symbols (at most the number of symbols), so that the
 /// first books of an account do not reallocate the list on the sequencer's thread.
 const HELD_SYMBOLS_RESERVED: usize = 128;
 
+/// Accepted orders the identical-order window remembers per account: `throttle_max` clamped to 8..=64, or 32
+/// without a throttle. The window is exact while an account cannot get more than that many orders accepted
+/// inside one duplicate window (true whenever `throttle_max <= 64` and the duplicate window is no longer than
+/// the throttle window); the bound keeps per-account memory small at 10,000 accounts.
 pub(crate) fn recent_orders_len(throttle_max: u32) -> usize {
     if throttle_max == 0 {
         32
