@@ -71,6 +71,23 @@ impl std::fmt::Debug for SequencerRig {
     }
 }
 
+/// Pins the calling thread (not the whole process) to `core` with `taskset`, so that threads it spawns
+/// afterwards start on that core too; returns whether it worked (`false` without `taskset` or `/proc`).
+pub fn pin_current_thread(core: u32) -> bool {
+    let Some(tid) = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    else {
+        return false;
+    };
+    std::process::Command::new("taskset")
+        .args(["-cp", &core.to_string(), &tid])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Waits (up to a minute) until the journal has made its spare segment: a fresh journal writes it in the
 /// background at start, which would otherwise compete with the first timed rounds.
 pub fn wait_for_the_spare_segment(journal: &bulwark_gateway::journal::Journal) {

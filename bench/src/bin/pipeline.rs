@@ -1,14 +1,17 @@
 //! The in-process pipeline: inbound ring -> sequencer (journal append of request and decision, risk chain,
 //! state) -> paper venue ring, measured end to end, beside a naive floor measured in the same run: the same two
 //! ring hops through a forwarding thread that does no journaling and no risk. One driver thread both feeds the
-//! inbound ring and drains the venue ring; the sequencer runs on the other core.
+//! inbound ring and drains the venue ring, on core 1; the sequencer (with the journal's helper threads) or the
+//! forwarder runs on core 0.
 //! (1) closed-loop throughput with a bounded window of orders in flight; (2) open-loop latency at fixed rates,
 //! measured from each order's intended send time (no coordinated omission).
 //! Usage: `cargo run --release -p bulwark-bench --bin pipeline [orders]`.
 #![forbid(unsafe_code)]
 
 use bulwark_adapters::VenueCommand;
-use bulwark_bench::{histogram, machine, row, spin_until, SequencerRig, HEADER};
+use bulwark_bench::{
+    histogram, machine, pin_current_thread, row, spin_until, SequencerRig, HEADER,
+};
 use bulwark_gateway::journal::Durability;
 use bulwark_gateway::sequencer::Inbound;
 use bulwark_model::*;
@@ -208,7 +211,11 @@ fn main() {
         .expect("temp dir");
 
     let mut rows = Vec::new();
+    // Each server's threads start on core 0 (they inherit the spawning thread's affinity); the driver then
+    // moves to core 1, so the two never share a core and neither migrates onto the other's.
+    let pinned = pin_current_thread(0);
     let floor = floor_pipeline();
+    pin_current_thread(1);
     let floor_tput = throughput(&floor, events(orders, "f"));
     let floor_lat: Vec<_> = rates
         .iter()
@@ -217,10 +224,12 @@ fn main() {
         .collect();
     (floor.stop)();
 
+    pin_current_thread(0);
     let gw = gateway_pipeline(
         orders + latency_orders * rates.len(),
         &dir.path().join("journal"),
     );
+    pin_current_thread(1);
     let gw_tput = throughput(&gw, events(orders, "g"));
     let gw_lat: Vec<_> = rates
         .iter()
@@ -229,6 +238,14 @@ fn main() {
         .collect();
     (gw.stop)();
 
+    println!(
+        "threads: {}",
+        if pinned {
+            "floor and sequencer (with the journal's helpers) on core 0, driver on core 1"
+        } else {
+            "not pinned (taskset unavailable)"
+        }
+    );
     println!(
         "closed-loop throughput: floor {:.0} orders/s, pipeline {:.0} orders/s (ratio {:.2}x)",
         floor_tput,
