@@ -8,7 +8,7 @@
 //! Each server is a child process pinned to core 0 (`taskset`), started fresh for every rate; the client's
 //! writer and reader run on core 1. Usage: `fix_load [seconds_per_rate] [durability]` (default 5, sync).
 
-use bulwark_bench::{histogram, machine};
+use bulwark_bench::{histogram, machine, pin_current_thread};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -25,13 +25,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("ephemeral port")
-}
-
-fn pin(core: u32) {
-    let _ = Command::new("taskset")
-        .args(["-cp", &core.to_string(), &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .status();
 }
 
 /// Builds QuickFIX's executor example from Debian's sources (installing the packages if missing and root).
@@ -326,7 +319,8 @@ fn main() {
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let durability = args.get(2).cloned().unwrap_or_else(|| "sync".into());
     let machine = machine();
-    pin(1);
+    // The client's threads, spawned after this, start on core 1 too.
+    pin_current_thread(1);
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let exe = build_executor(&Path::new(&target).join("bench-quickfix-executor"));
     println!("# fix_load: {machine}");

@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 use bulwark_bench::http_load::{self, post_request};
-use bulwark_bench::{machine, row, HEADER};
+use bulwark_bench::{machine, pin_current_thread, row, HEADER};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -150,10 +150,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(CONNECTIONS);
     // The generator's threads run on core 1, the servers on core 0.
-    let _ = Command::new("taskset")
-        .args(["-cp", "1", &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .status();
+    pin_current_thread(1);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = dir.path().join("bench.toml");
