@@ -88,6 +88,76 @@ pub fn pin_current_thread(core: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What the machine itself allows: on each given core (one spinning thread per core, so never more spinners
+/// than cores), a thread that does nothing but read the monotonic clock for `duration` records every gap
+/// between two consecutive reads longer than `GAP_MIN_NS` (the thread was descheduled: by the guest kernel
+/// or, on a VM, by the host). No open-loop latency measured on that core can have a p99 below what these
+/// gaps impose once they cover more than 1% of the time.
+#[derive(Debug)]
+pub struct SchedulingGaps {
+    pub core: u32,
+    /// The gaps longer than `GAP_MIN_NS`, in ns.
+    pub gaps_ns: Histogram<u64>,
+    /// How many of them were longer than 100 us and than 1 ms.
+    pub over_100us: u64,
+    pub over_1ms: u64,
+    /// Their sum as a share of `duration`, in percent.
+    pub lost_percent: f64,
+}
+
+/// Gaps shorter than this (in ns) are the clock read itself and cache misses, not descheduling.
+pub const GAP_MIN_NS: u64 = 10_000;
+
+pub fn scheduling_gaps(cores: &[u32], duration: std::time::Duration) -> Vec<SchedulingGaps> {
+    let probes: Vec<_> = cores
+        .iter()
+        .map(|&core| {
+            std::thread::spawn(move || {
+                pin_current_thread(core);
+                let mut gaps_ns = histogram();
+                let start = std::time::Instant::now();
+                let mut last = start;
+                let (mut lost_ns, mut over_100us, mut over_1ms) = (0u64, 0u64, 0u64);
+                while last - start < duration {
+                    let now = std::time::Instant::now();
+                    let gap_ns = (now - last).as_nanos() as u64;
+                    if gap_ns > GAP_MIN_NS {
+                        gaps_ns.record(gap_ns).expect("in range");
+                        lost_ns += gap_ns;
+                        over_100us += u64::from(gap_ns > 100_000);
+                        over_1ms += u64::from(gap_ns > 1_000_000);
+                    }
+                    last = now;
+                }
+                SchedulingGaps {
+                    core,
+                    gaps_ns,
+                    over_100us,
+                    over_1ms,
+                    lost_percent: lost_ns as f64 * 100.0 / (last - start).as_nanos() as f64,
+                }
+            })
+        })
+        .collect();
+    probes
+        .into_iter()
+        .map(|p| p.join().expect("probe thread"))
+        .collect()
+}
+
+/// One line per core: how often and how long the probe was descheduled.
+pub fn scheduling_gaps_line(g: &SchedulingGaps) -> String {
+    format!(
+        "core {}: {} gaps > 10 us, {} > 100 us, {} > 1 ms, longest {} us, {:.2}% of the time lost",
+        g.core,
+        g.gaps_ns.len(),
+        g.over_100us,
+        g.over_1ms,
+        g.gaps_ns.max() / 1_000,
+        g.lost_percent
+    )
+}
+
 /// Waits (up to a minute) until the journal has made its spare segment: a fresh journal writes it in the
 /// background at start, which would otherwise compete with the first timed rounds.
 pub fn wait_for_the_spare_segment(journal: &bulwark_gateway::journal::Journal) {

@@ -4,13 +4,16 @@
 //! inbound ring and drains the venue ring, on core 1; the sequencer (with the journal's helper threads) or the
 //! forwarder runs on core 0.
 //! (1) closed-loop throughput with a bounded window of orders in flight; (2) open-loop latency at fixed rates,
-//! measured from each order's intended send time (no coordinated omission).
+//! measured from each order's intended send time (no coordinated omission); (3) what the machine allows: a
+//! clock-reading probe on each core, run alone after the pipelines, reports how often and how long it was
+//! descheduled (`bulwark_bench::scheduling_gaps`).
 //! Usage: `cargo run --release -p bulwark-bench --bin pipeline [orders]`.
 #![forbid(unsafe_code)]
 
 use bulwark_adapters::VenueCommand;
 use bulwark_bench::{
-    histogram, machine, pin_current_thread, row, spin_until, SequencerRig, HEADER,
+    histogram, machine, pin_current_thread, row, scheduling_gaps, scheduling_gaps_line, spin_until,
+    SequencerRig, HEADER,
 };
 use bulwark_gateway::journal::Durability;
 use bulwark_gateway::sequencer::Inbound;
@@ -22,6 +25,8 @@ const RING: usize = 65_536;
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 const WINDOW: usize = 4_096;
 const ACCOUNTS: u32 = 100;
+/// How long the scheduling-gap probe runs on each core (about as long as one open-loop rate).
+const GAP_PROBE: Duration = Duration::from_secs(5);
 const SYMBOLS: u32 = 100;
 
 struct Pipeline {
@@ -237,6 +242,7 @@ fn main() {
         .map(|(k, r)| latency(&gw, events(latency_orders, &format!("gl{k}-")), *r))
         .collect();
     (gw.stop)();
+    let gaps = scheduling_gaps(&[0, 1], GAP_PROBE);
 
     println!(
         "threads: {}",
@@ -272,5 +278,9 @@ fn main() {
             gw_lat[i].value_at_quantile(0.99) as f64
                 / floor_lat[i].value_at_quantile(0.99).max(1) as f64
         );
+    }
+    println!("scheduling gaps seen by a thread that only reads the clock, {GAP_PROBE:?} per core:");
+    for g in &gaps {
+        println!("    {}", scheduling_gaps_line(g));
     }
 }
