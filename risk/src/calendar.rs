@@ -210,6 +210,10 @@ fn weekday(s: &str) -> Result<Weekday, String> {
     })
 }
 
+/// One session interval of a weekday as the config file gives it: start and end in minutes after local
+/// midnight, its phase, and the trade-day offset (-1, 0 or 1).
+type ParsedInterval = (u32, u32, Phase, i32);
+
 impl Calendar {
     /// Compiles `spec`, or lists every problem in it.
     pub fn new(spec: &CalendarSpec) -> Result<Calendar, Vec<String>> {
@@ -232,31 +236,32 @@ impl Calendar {
                 spec.first_year, spec.last_year
             ));
         }
-        let mut weekly: Vec<(Weekday, Vec<(u32, u32, Phase, i32)>)> = Vec::new();
-        let parse_intervals = |list: &[IntervalSpec], errors: &mut Vec<String>| {
-            let mut out = Vec::new();
-            let mut last_end = 0;
-            for iv in list {
-                match (parse_hhmm(&iv.start), parse_hhmm(&iv.end)) {
-                    (Ok(a), Ok(b)) if a < b && a >= last_end => {
-                        out.push((a, b, iv.phase, iv.trade_day_offset));
-                        last_end = b;
-                    }
-                    (Ok(_), Ok(_)) => errors.push(format!(
+        let mut weekly: Vec<(Weekday, Vec<ParsedInterval>)> = Vec::new();
+        let parse_intervals =
+            |list: &[IntervalSpec], errors: &mut Vec<String>| -> Vec<ParsedInterval> {
+                let mut out = Vec::new();
+                let mut last_end = 0;
+                for iv in list {
+                    match (parse_hhmm(&iv.start), parse_hhmm(&iv.end)) {
+                        (Ok(a), Ok(b)) if a < b && a >= last_end => {
+                            out.push((a, b, iv.phase, iv.trade_day_offset));
+                            last_end = b;
+                        }
+                        (Ok(_), Ok(_)) => errors.push(format!(
                         "interval {}-{} must end after it starts and not overlap the one before",
                         iv.start, iv.end
                     )),
-                    (a, b) => errors.extend(a.err().into_iter().chain(b.err())),
+                        (a, b) => errors.extend(a.err().into_iter().chain(b.err())),
+                    }
+                    if !(-1..=1).contains(&iv.trade_day_offset) {
+                        errors.push(format!(
+                            "trade_day_offset {} must be -1, 0 or 1",
+                            iv.trade_day_offset
+                        ));
+                    }
                 }
-                if !(-1..=1).contains(&iv.trade_day_offset) {
-                    errors.push(format!(
-                        "trade_day_offset {} must be -1, 0 or 1",
-                        iv.trade_day_offset
-                    ));
-                }
-            }
-            out
-        };
+                out
+            };
         for w in &spec.weekly {
             let ivs = parse_intervals(&w.intervals, &mut errors);
             for d in &w.days {

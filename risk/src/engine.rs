@@ -1078,14 +1078,11 @@ impl Engine {
             Notional::from_raw((after.realized_pnl - before.realized_pnl).raw() * i128::from(mult));
         acct.balance = acct.balance + realized;
         let cost = |p: &Position| Notional::of(p.qty.abs(), p.avg_px);
-        let (long_delta, short_delta) = match (before.qty.raw().signum(), after.qty.raw().signum())
-        {
-            (b, a) => {
-                let l = |sgn: i64, p: &Position| if sgn > 0 { cost(p) } else { Notional::ZERO };
-                let sh = |sgn: i64, p: &Position| if sgn < 0 { cost(p) } else { Notional::ZERO };
-                (l(a, &after) - l(b, &before), sh(a, &after) - sh(b, &before))
-            }
-        };
+        let (b, a) = (before.qty.raw().signum(), after.qty.raw().signum());
+        let l = |sgn: i64, p: &Position| if sgn > 0 { cost(p) } else { Notional::ZERO };
+        let sh = |sgn: i64, p: &Position| if sgn < 0 { cost(p) } else { Notional::ZERO };
+        let (long_delta, short_delta) =
+            (l(a, &after) - l(b, &before), sh(a, &after) - sh(b, &before));
         acct.long_cost = acct.long_cost + long_delta;
         acct.short_cost = acct.short_cost + short_delta;
         acct.exposure = acct.exposure - Notional::of(before.qty.abs(), before.avg_px)

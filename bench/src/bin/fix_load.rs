@@ -51,16 +51,16 @@ fn build_executor(out: &Path) -> PathBuf {
             "install libquickfix-dev and libquickfix-doc (apt-get install -y libquickfix-dev libquickfix-doc)"
         );
     }
-    std::fs::create_dir_all(out).unwrap();
+    std::fs::create_dir_all(out).expect("create the executor build dir");
     for f in ["executor.cpp", "Application.h"] {
-        std::fs::copy(src.join(f), out.join(f)).unwrap();
+        std::fs::copy(src.join(f), out.join(f)).expect("copy the executor sources");
     }
     let app = Command::new("zcat")
         .arg(src.join("Application.cpp.gz"))
         .output()
         .expect("zcat");
-    std::fs::write(out.join("Application.cpp"), app.stdout).unwrap();
-    std::fs::write(out.join("config.h"), "").unwrap();
+    std::fs::write(out.join("Application.cpp"), app.stdout).expect("write Application.cpp");
+    std::fs::write(out.join("config.h"), "").expect("write config.h");
     // The 1.15 headers use dynamic exception specifications, which C++17 removed.
     let ok = Command::new("g++")
         .current_dir(out)
@@ -94,7 +94,7 @@ fn start_executor(exe: &Path, dir: &Path, port: u16) -> Child {
             dir.join("store").display()
         ),
     )
-    .unwrap();
+    .expect("write the executor's settings");
     Command::new("taskset")
         .args(["-c", "0"])
         .arg(exe)
@@ -144,8 +144,8 @@ accounts = ["BENCH"]
             dir.join("data").display()
         ),
     )
-    .unwrap();
-    let me = std::env::current_exe().unwrap();
+    .expect("write the gateway config");
+    let me = std::env::current_exe().expect("path of this binary");
     let mut child = Command::new("taskset")
         .args(["-c", "0"])
         .arg(me)
@@ -170,7 +170,7 @@ fn post_price(http: &str) {
         "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
+    .expect("send the reference price");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 2"), "price post: {out}");
@@ -187,7 +187,7 @@ fn frame(body: &str) -> Vec<u8> {
 fn utc_stamp() -> String {
     let ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("clock after 1970")
         .as_nanos() as i64;
     chrono::DateTime::from_timestamp_nanos(ns)
         .format("%Y%m%d-%H:%M:%S%.3f")
@@ -211,12 +211,12 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
             Err(e) => panic!("connect {port}: {e}"),
         }
     };
-    s.set_nodelay(true).unwrap();
+    s.set_nodelay(true).expect("TCP_NODELAY");
     let header =
         |seq: u64, t: &str| format!("49=BENCH{SOH}56={server}{SOH}34={seq}{SOH}52={t}{SOH}");
     let logon = format!("35=A{SOH}{}98=0{SOH}108=30{SOH}", header(1, &utc_stamp()));
-    s.write_all(&frame(&logon)).unwrap();
-    let mut reader = s.try_clone().unwrap();
+    s.write_all(&frame(&logon)).expect("send Logon");
+    let mut reader = s.try_clone().expect("clone the socket for the reader");
     // Wait for the Logon answer.
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
@@ -238,7 +238,7 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
         let mut pending = String::new();
         reader
             .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+            .expect("set the read timeout");
         let mut got = 0u64;
         while got < n {
             let k = match reader.read(&mut chunk) {
@@ -297,7 +297,7 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
             break;
         }
     }
-    let (hist, errors) = reader_thread.join().unwrap();
+    let (hist, errors) = reader_thread.join().expect("reader thread");
     let answered = answered.load(Ordering::Relaxed);
     RunResult {
         hist,
@@ -337,7 +337,7 @@ fn main() {
     for rate in rates {
         let mut p50 = [0u64; 2];
         for (k, name) in ["quickfix-executor", "bulwark"].iter().enumerate() {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
             let (mut child, server) = if k == 0 {
                 (start_executor(&exe, dir.path(), port), "EXECUTOR")

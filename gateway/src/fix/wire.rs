@@ -133,7 +133,7 @@ fn bad_format(tag: i32, v: &str) -> Refusal {
     }
 }
 
-fn req<'a>(m: &'a Inbound, tag: i32) -> Result<&'a str, Refusal> {
+fn req(m: &Inbound, tag: i32) -> Result<&str, Refusal> {
     match m.get(tag) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(missing(tag)),

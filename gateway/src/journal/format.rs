@@ -24,8 +24,7 @@ pub const SEGMENT_FILE_SUFFIX: &str = ".bwj";
 
 /// Bytes a record with `payload_len` bytes of payload occupies.
 pub const fn record_span(payload_len: usize) -> usize {
-    (RECORD_HEADER_BYTES + payload_len + RECORD_ALIGN_BYTES - 1) / RECORD_ALIGN_BYTES
-        * RECORD_ALIGN_BYTES
+    (RECORD_HEADER_BYTES + payload_len).div_ceil(RECORD_ALIGN_BYTES) * RECORD_ALIGN_BYTES
 }
 
 pub fn segment_file_name(index: u64) -> String {
