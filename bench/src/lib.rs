@@ -26,14 +26,30 @@ pub fn row(name: &str, h: &Histogram<u64>) -> String {
 
 pub const HEADER: &str = "| measurement | count | mean ns | p50 ns | p99 ns | p99.9 ns | max ns |\n|---|---|---|---|---|---|---|";
 
-/// CPU model and core count, for the results table.
+/// CPU model (with its family/model numbers and last-level cache, which tell two VMs of one brand apart), core
+/// count and memory, for the results table.
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|s| s.trim().to_string())
+    };
+    let model = field("model name").unwrap_or_else(|| "unknown CPU".to_string());
+    let family_model = format!(
+        "family {} model {}",
+        field("cpu family").unwrap_or_else(|| "?".into()),
+        field("model").unwrap_or_else(|| "?".into())
+    );
+    let llc = (0..8)
+        .rev()
+        .find_map(|i| {
+            std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size"))
+                .ok()
+        })
+        .map_or_else(|| "?".to_string(), |s| s.trim().to_string());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem_kb = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
@@ -45,7 +61,10 @@ pub fn machine() -> String {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    format!("{model}, {cores} cores, {} GiB RAM", mem_kb / 1024 / 1024)
+    format!(
+        "{model} ({family_model}, last-level cache {llc}), {cores} cores, {} GiB RAM",
+        mem_kb / 1024 / 1024
+    )
 }
 
 /// Busy-waits until `deadline` (open-loop pacing without a sleep's millisecond granularity).
