@@ -206,8 +206,8 @@ pub async fn send_system_control(state: &AppState, audit: Audit, control: Contro
     };
     let inbound = state.inbound.clone();
     matches!(
-        tokio::task::spawn_blocking(move || inbound.send(msg)).await,
-        Ok(Ok(()))
+        tokio::task::spawn_blocking(move || inbound.send(msg).is_ok()).await,
+        Ok(true)
     )
 }
 

@@ -248,29 +248,57 @@ fn decimal_text(field: &'static str, raw: &RawValue) -> Result<String, ApiError>
     ))
 }
 
+/// A fixed-point quantity or price as the HTTP edge parses it.
+trait FixedPoint: Sized {
+    fn parse_text(text: &str) -> Result<Self, FixedError>;
+    fn raw_units(&self) -> i64;
+    fn decimals(&self) -> u32;
+}
+
+impl FixedPoint for Qty {
+    fn parse_text(text: &str) -> Result<Self, FixedError> {
+        Qty::parse(text)
+    }
+    fn raw_units(&self) -> i64 {
+        self.raw()
+    }
+    fn decimals(&self) -> u32 {
+        self.decimals_used()
+    }
+}
+
+impl FixedPoint for Px {
+    fn parse_text(text: &str) -> Result<Self, FixedError> {
+        Px::parse(text)
+    }
+    fn raw_units(&self) -> i64 {
+        self.raw()
+    }
+    fn decimals(&self) -> u32 {
+        self.decimals_used()
+    }
+}
+
 /// Parses a decimal field into fixed-point, checking sign and the symbol's precision.
-fn parse_positive<T>(
+fn parse_positive<T: FixedPoint>(
     field: &'static str,
     raw: &RawValue,
     decimals_max: u32,
     symbol: &str,
-    parse: fn(&str) -> Result<T, FixedError>,
-    raw_of: fn(&T) -> i64,
-    decimals_of: fn(&T) -> u32,
     code: &'static str,
 ) -> Result<T, ApiError> {
     let text = decimal_text(field, raw)?;
-    let v = parse(&text).map_err(|e| {
+    let v = T::parse_text(&text).map_err(|e| {
         ApiError::unprocessable(code, format!("{field} `{text}` is not acceptable: {e}"))
             .with(json!({"field": field}))
     })?;
-    if raw_of(&v) <= 0 {
+    if v.raw_units() <= 0 {
         return Err(
             ApiError::unprocessable(code, format!("{field} must be greater than zero"))
                 .with(json!({"field": field})),
         );
     }
-    if decimals_of(&v) > decimals_max {
+    if v.decimals() > decimals_max {
         return Err(ApiError::unprocessable(
             code,
             format!(
@@ -526,25 +554,19 @@ fn validate_order(s: &AppState, b: OrderBody) -> Result<NewOrder, ApiError> {
             ("fok", Tif::Fok),
         ],
     )?;
-    let qty = parse_positive(
+    let qty: Qty = parse_positive(
         "qty",
         &b.qty,
         spec.qty_decimals,
         &spec.name,
-        Qty::parse,
-        |q| q.raw(),
-        |q| q.decimals_used(),
         "INCORRECT_QUANTITY",
     )?;
     let limit_px = match (ord_type, &b.limit_price) {
-        (OrdType::Limit, Some(raw)) => Some(parse_positive(
+        (OrdType::Limit, Some(raw)) => Some(parse_positive::<Px>(
             "limit_price",
             raw,
             spec.px_decimals,
             &spec.name,
-            Px::parse,
-            |p| p.raw(),
-            |p| p.decimals_used(),
             "INCORRECT_PRICE",
         )?),
         (OrdType::Limit, None) => {
@@ -822,14 +844,11 @@ async fn post_price(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let bytes = read_body(&s, &headers, body).await?;
     let b: PriceBody = parse_json(&bytes)?;
     let (symbol, spec) = symbol_of(&s, &b.symbol)?;
-    let px = parse_positive(
+    let px: Px = parse_positive(
         "price",
         &b.price,
         spec.px_decimals.max(4),
         &spec.name,
-        Px::parse,
-        |p| p.raw(),
-        |p| p.decimals_used(),
         "INCORRECT_PRICE",
     )?;
     match request(&s, Event::Price(PriceUpdate { symbol, px })).await? {

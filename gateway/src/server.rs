@@ -320,7 +320,10 @@ async fn day_roll_timer(inbound: RingTx<Inbound>, boundaries: Vec<DayBoundary>) 
         };
         let tx = inbound.clone();
         // A timer is not an I/O thread answering a client: wait for room rather than lose the roll.
-        tokio::task::spawn_blocking(move || tx.send_timeout(msg, Duration::from_secs(60)))
+        tokio::task::spawn_blocking(move || {
+            tx.send_timeout(msg, Duration::from_secs(60))
+                .map_err(|e| e.to_string())
+        })
     };
     loop {
         let now = http::now_ns();
@@ -337,7 +340,10 @@ async fn day_roll_timer(inbound: RingTx<Inbound>, boundaries: Vec<DayBoundary>) 
         let (day, _) = boundary_days(boundaries[i], http::now_ns());
         match send(day, i as u16).await {
             Ok(Ok(())) => tracing::info!(boundary = i, day, "trading day rolled"),
-            _ => tracing::error!("could not deliver the day-roll timer for boundary {i}"),
+            Ok(Err(reason)) => {
+                tracing::error!("could not deliver the day-roll timer for boundary {i}: {reason}")
+            }
+            Err(e) => tracing::error!("could not deliver the day-roll timer for boundary {i}: {e}"),
         }
     }
 }
