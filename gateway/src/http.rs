@@ -737,10 +737,7 @@ async fn delete_order(
     let o = find_order(&s, &id, &p).await?;
     s.auth
         .require(&headers, LEVEL_TRADER, Some(o.account), "canceling orders")?;
-    let cancel = CancelOrder {
-        account: o.account,
-        target: CancelTarget::ById(o.id),
-    };
+    let cancel = CancelOrder::by_id(o.account, o.id, Ingress::Rest);
     match request(&s, Event::CancelOrder(cancel)).await? {
         Answer::Decided { decision, order } => match (decision.verdict, order) {
             (Verdict::Accept, Some(o)) => {

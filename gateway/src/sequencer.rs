@@ -713,10 +713,11 @@ impl Sequencer {
                         let (role, event) = match child {
                             Child::Cancel(id) => (
                                 None,
-                                Event::CancelOrder(CancelOrder {
+                                Event::CancelOrder(CancelOrder::by_id(
                                     account,
-                                    target: CancelTarget::ById(id),
-                                }),
+                                    id,
+                                    Ingress::Webhook,
+                                )),
                             ),
                             Child::Order { role, side, qty } => (
                                 Some(role),

@@ -174,6 +174,22 @@ fn last_seq(c: &FixClient) -> u64 {
         .unwrap_or(0)
 }
 
+/// Sends an OrderCancelRequest `cl` for the AAPL buy order `orig` of `qty`.
+fn cancel(c: &mut FixClient, cl: &str, orig: &str, qty: &str) {
+    let t = sending_time();
+    c.send(
+        "F",
+        &[
+            (11, cl),
+            (41, orig),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, &t),
+            (38, qty),
+        ],
+    );
+}
+
 fn assert_tags(m: &Msg, want: &[(u32, &str)]) {
     for (t, v) in want {
         assert_eq!(m.get(*t), Some(*v), "tag {t} in {}", m.text());
@@ -296,18 +312,7 @@ fn fx_3_an_order_on_an_exchange_holiday_is_rejected_naming_the_calendar() {
 fn fx_4_cancel_of_an_unknown_order_gets_an_order_cancel_reject() {
     let rig = Rig::start();
     let mut c = rig.client("FIX.4.4", "CLI44");
-    let t = sending_time();
-    c.send(
-        "F",
-        &[
-            (11, "C-9"),
-            (41, "UNKNOWN-7"),
-            (55, "AAPL"),
-            (54, "1"),
-            (60, &t),
-            (38, "100"),
-        ],
-    );
+    cancel(&mut c, "C-9", "UNKNOWN-7", "100");
     let r = c.expect(|m| m.msg_type() == "9", "OrderCancelReject");
     assert_tags(
         &r,
@@ -658,9 +663,6 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
         "fill",
     );
     let first_exec = fill.get(17).unwrap().to_string();
-    let next = c.next_seq;
-    let seen = last_seq(&c);
-    drop(c);
     // The journal record of the fill: the progress goes back to just before it.
     let (ok, lines) = journal_tool("dump", &rig.dir().join("data/journal"));
     assert!(ok);
@@ -670,15 +672,7 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
         .filter_map(|l| l["seq"].as_u64())
         .last()
         .expect("a fill record");
-    rig.gw.take().unwrap().kill9();
-    std::fs::write(
-        rig.dir().join("data/fix/bulwark-reported-seq"),
-        (fill_seq - 1).to_le_bytes(),
-    )
-    .unwrap();
-    rig.gw = Some(Gateway::start(&rig.config));
-    let (mut c, _) = FixClient::reconnect(rig.fix_port, "FIX.4.4", "CLI44", GW, next);
-    c.resend_from(seen + 1);
+    let mut c = crash_before_reporting(&mut rig, c, fill_seq);
     let again = c.expect(
         |m| m.get(150) == Some("F") && m.get(11) == Some("F-1"),
         "the fill's report, sent after the restart",
@@ -705,6 +699,153 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
     }
     let log = rig.gw().log();
     assert!(log.contains("their reports were sent now"), "{log}");
+}
+
+/// The sequence number of the last journal record of `kind` (`journal dump`'s name for it).
+fn last_record_seq(rig: &Rig, kind: &str) -> u64 {
+    let (ok, lines) = journal_tool("dump", &rig.dir().join("data/journal"));
+    assert!(ok);
+    lines
+        .iter()
+        .filter(|l| l["kind"] == kind)
+        .filter_map(|l| l["seq"].as_u64())
+        .last()
+        .unwrap_or_else(|| panic!("a {kind} record"))
+}
+
+/// Kills the gateway, sets the FIX responder's progress back to just before journal record `seq` (as if the
+/// process had died after journaling it, before its report reached QuickFIX), starts the gateway again and
+/// reconnects `CLI44`, asking for everything after the last message it saw.
+fn crash_before_reporting(rig: &mut Rig, c: FixClient, seq: u64) -> FixClient {
+    let next = c.next_seq;
+    let seen = last_seq(&c);
+    drop(c);
+    rig.gw.take().unwrap().kill9();
+    std::fs::write(
+        rig.dir().join("data/fix/bulwark-reported-seq"),
+        (seq - 1).to_le_bytes(),
+    )
+    .unwrap();
+    rig.gw = Some(Gateway::start(&rig.config));
+    let (mut c, _) = FixClient::reconnect(rig.fix_port, "FIX.4.4", "CLI44", GW, next);
+    c.resend_from(seen + 1);
+    c
+}
+
+/// The same crash window as the fill's above, for a client's cancel: the Canceled report sent after the restart
+/// echoes the cancel request's own ClOrdID and chains the order's in 41, as the first one did (the journal
+/// keeps the request's ClOrdID).
+#[test]
+fn a_cancel_journaled_but_not_reported_before_a_crash_keeps_its_clordid_after_the_restart() {
+    let mut rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(&mut c, &nos("K-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    assert_eq!(er.get(150), Some("0"));
+    cancel(&mut c, "K-1-C", "K-1", "10");
+    let first = c.expect(|m| m.get(150) == Some("4"), "Canceled");
+    assert_tags(&first, &[(11, "K-1-C"), (41, "K-1"), (39, "4")]);
+    assert_eq!(first.get(58), None, "{}", first.text());
+    let cancel_seq = last_record_seq(&rig, "cancel_order");
+    let mut c = crash_before_reporting(&mut rig, c, cancel_seq);
+    let again = c.expect(
+        |m| m.get(150) == Some("4") && m.get(34) != first.get(34),
+        "the Canceled report, sent after the restart",
+    );
+    assert_tags(&again, &[(11, "K-1-C"), (41, "K-1"), (39, "4"), (151, "0")]);
+    assert_eq!(again.get(17), first.get(17), "the same ExecID");
+    assert_eq!(again.get(58), None, "{}", again.text());
+}
+
+/// A refused cancel and a refused replace whose decisions were journaled just before a crash: their
+/// OrderCancelRejects are sent after the restart with the fields of the first ones.
+#[test]
+fn cancel_rejects_journaled_but_not_sent_before_a_crash_are_sent_after_the_restart() {
+    let mut rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(
+        &mut c,
+        &nos("P-1", "ACC1", "1", "6000", Some("180.00"), "0"),
+    );
+    assert_eq!(er.get(150), Some("0"));
+    let id = er.get(37).unwrap().to_string();
+    cancel(&mut c, "C-9", "UNKNOWN-7", "100");
+    let unknown = c.expect(|m| m.msg_type() == "9", "OrderCancelReject");
+    let first_cancel_seq = last_record_seq(&rig, "cancel_order");
+    let t = sending_time();
+    c.send(
+        "G",
+        &[
+            (11, "P-1-R"),
+            (41, "P-1"),
+            (1, "ACC1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, &t),
+            (38, "20000"),
+            (40, "2"),
+            (44, "180.00"),
+        ],
+    );
+    let refused = c.expect(
+        |m| m.msg_type() == "9" && m.get(11) == Some("P-1-R"),
+        "OrderCancelReject for the replace",
+    );
+    let mut c = crash_before_reporting(&mut rig, c, first_cancel_seq);
+    let unknown_again = c.expect(
+        |m| m.msg_type() == "9" && m.get(11) == Some("C-9") && m.get(34) != unknown.get(34),
+        "the unknown order's OrderCancelReject, after the restart",
+    );
+    for tag in [37, 11, 41, 39, 434, 102, 58] {
+        assert_eq!(unknown_again.get(tag), unknown.get(tag), "tag {tag}");
+    }
+    let refused_again = c.expect(
+        |m| m.msg_type() == "9" && m.get(11) == Some("P-1-R") && m.get(34) != refused.get(34),
+        "the replace's OrderCancelReject, after the restart",
+    );
+    assert_tags(
+        &refused_again,
+        &[
+            (37, id.as_str()),
+            (41, "P-1"),
+            (39, "0"),
+            (434, "2"),
+            (102, "2"),
+        ],
+    );
+    assert_eq!(refused_again.get(58), refused.get(58));
+    assert!(
+        refused.get(58).unwrap().starts_with("RISK:PT-QTY:"),
+        "{}",
+        refused.text()
+    );
+}
+
+/// An order of a FIX session canceled through the REST API: the client's unsolicited Canceled report says so
+/// (`58=CANCELED_BY_REST`), not the kill switch; the same after a restart that replays it.
+#[test]
+fn a_rest_cancel_of_a_fix_order_is_reported_as_canceled_by_rest() {
+    let mut rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(&mut c, &nos("Q-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    let id = er.get(37).unwrap().to_string();
+    let (status, body) = send(
+        &agent(),
+        "DELETE",
+        &format!("{}/api/v1/orders/{id}?account=ACC1", rig.gw().base),
+        None,
+    )
+    .expect("request reaches the gateway");
+    assert_eq!(status, 202, "{body}");
+    let first = c.expect(|m| m.get(150) == Some("4"), "Canceled");
+    assert_tags(&first, &[(11, "Q-1"), (39, "4"), (58, "CANCELED_BY_REST")]);
+    assert_eq!(first.get(41), None);
+    let cancel_seq = last_record_seq(&rig, "cancel_order");
+    let mut c = crash_before_reporting(&mut rig, c, cancel_seq);
+    let again = c.expect(
+        |m| m.get(150) == Some("4") && m.get(34) != first.get(34),
+        "the Canceled report, sent after the restart",
+    );
+    assert_tags(&again, &[(11, "Q-1"), (58, "CANCELED_BY_REST")]);
 }
 
 #[test]

@@ -98,10 +98,11 @@ fn to_event(i: &Input) -> Option<Event> {
             ingress: Ingress::Rest,
             ext_hours: false,
         }),
-        Input::Cancel { account, order } => Event::CancelOrder(CancelOrder {
-            account: AccountId(account),
-            target: CancelTarget::ById(OrderId(order)),
-        }),
+        Input::Cancel { account, order } => Event::CancelOrder(CancelOrder::by_id(
+            AccountId(account),
+            OrderId(order),
+            Ingress::Rest,
+        )),
         Input::Price { symbol, px } => Event::Price(PriceUpdate {
             symbol: SymbolId(symbol),
             px: Px::from_units(px),

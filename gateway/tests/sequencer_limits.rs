@@ -317,6 +317,8 @@ fn under_sync_a_cancel_never_overtakes_the_submit_it_follows() {
             Event::CancelOrder(CancelOrder {
                 account: AccountId(0),
                 target: CancelTarget::ByClOrdId(ClOrdId::try_new(&format!("o{i}")).unwrap()),
+                ingress: Ingress::Rest,
+                cl_ord_id: None,
             }),
         ] {
             answers.push(send(&r, event));

@@ -10,7 +10,9 @@ use crate::order::{Ingress, OrdType, Side, Tif};
 use crate::reason::{Measure, Reject, RejectReason, RuleId};
 
 /// Payload layout version written by this build. Bump it when a layout changes and keep decoding old ones.
-pub const CODEC_VERSION: u16 = 1;
+/// Version 2 added the ingress and the request's own client order id to `cancel_order`; every other layout is
+/// the same in versions 1 and 2.
+pub const CODEC_VERSION: u16 = 2;
 /// Longest string in a payload (catalog names, version text), in bytes.
 pub const PAYLOAD_STR_LEN_MAX: usize = 256;
 /// Most names in one boot catalog.
@@ -106,6 +108,14 @@ pub fn encode<S: Sink>(event: &Event, out: &mut S) {
         Event::CancelOrder(c) => {
             put_u32(out, c.account.0);
             put_target(out, &c.target);
+            out.push(c.ingress as u8);
+            match &c.cl_ord_id {
+                Some(cl) => {
+                    out.push(1);
+                    put_cl_ord_id(out, cl);
+                }
+                None => out.push(0),
+            }
         }
         Event::ReplaceOrder(c) => {
             put_u32(out, c.account.0);
@@ -242,7 +252,24 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
         EventKind::CancelOrder => {
             let account = AccountId(r.u32()?);
             let target = read_target(&mut r)?;
-            Event::CancelOrder(CancelOrder { account, target })
+            // Layout 1 had neither field: such a cancel reads as a REST request with no client order id.
+            let (ingress, cl_ord_id) = if version == 1 {
+                (Ingress::Rest, None)
+            } else {
+                let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
+                let cl_ord_id = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.cl_ord_id()?),
+                    _ => return Err(CodecError::Invalid("has client order id")),
+                };
+                (ingress, cl_ord_id)
+            };
+            Event::CancelOrder(CancelOrder {
+                account,
+                target,
+                ingress,
+                cl_ord_id,
+            })
         }
         EventKind::ReplaceOrder => {
             let account = AccountId(r.u32()?);
@@ -585,14 +612,22 @@ mod tests {
                     ext_hours,
                 })
             });
-        let cancel =
-            (any::<u32>(), prop::option::of(any::<u64>()), cl_ord_id()).prop_map(|(a, id, cl)| {
+        let cancel = (
+            any::<u32>(),
+            prop::option::of(any::<u64>()),
+            cl_ord_id(),
+            1u8..7,
+            prop::option::of(cl_ord_id()),
+        )
+            .prop_map(|(a, id, cl, ing, own)| {
                 Event::CancelOrder(CancelOrder {
                     account: AccountId(a),
                     target: match id {
                         Some(id) => CancelTarget::ById(OrderId(id)),
                         None => CancelTarget::ByClOrdId(cl),
                     },
+                    ingress: Ingress::from_u8(ing).expect("1..7 are ingresses"),
+                    cl_ord_id: own,
                 })
             });
         let replace = (
@@ -740,7 +775,7 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic(kind in 0u16..13, version in 0u16..3, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
+        fn arbitrary_bytes_never_panic(kind in 0u16..13, version in 0u16..4, bytes in prop::collection::vec(any::<u8>(), 0..128)) {
             let _ = decode(kind, version, &bytes);
         }
 
@@ -755,6 +790,35 @@ mod tests {
         }
     }
 
+    /// A layout-1 cancel (account, target, nothing after) still decodes, as a REST request with no client order
+    /// id of its own; the same bytes are truncated under layout 2.
+    #[test]
+    fn a_layout_1_cancel_decodes_as_a_rest_cancel_without_a_client_order_id() {
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(&7u32.to_le_bytes());
+        v1.push(1);
+        v1.extend_from_slice(&42u64.to_le_bytes());
+        let kind = EventKind::CancelOrder as u16;
+        assert_eq!(
+            decode(kind, 1, &v1),
+            Ok(Event::CancelOrder(CancelOrder::by_id(
+                AccountId(7),
+                OrderId(42),
+                Ingress::Rest
+            )))
+        );
+        assert_eq!(decode(kind, 2, &v1), Err(CodecError::Truncated));
+        let fix = Event::CancelOrder(CancelOrder {
+            cl_ord_id: Some(ClOrdId::try_new("C-1").unwrap()),
+            ..CancelOrder::by_id(AccountId(7), OrderId(42), Ingress::Fix)
+        });
+        let mut v2 = Vec::new();
+        encode(&fix, &mut v2);
+        assert_eq!(&v2[..v1.len()], &v1[..]);
+        assert_eq!(&v2[v1.len()..], &[2, 1, 3, b'C', b'-', b'1']);
+        assert_eq!(decode(kind, 2, &v2), Ok(fix));
+    }
+
     #[test]
     fn trailing_bytes_and_versions_are_errors() {
         let ev = Event::Control(Control::halt_all(LEVEL_ADMIN));
@@ -763,7 +827,7 @@ mod tests {
         buf.push(0);
         assert_eq!(decode(7, 1, &buf), Err(CodecError::TrailingBytes(1)));
         assert!(matches!(
-            decode(7, 2, &buf[..1]),
+            decode(7, 3, &buf[..1]),
             Err(CodecError::UnsupportedVersion { .. })
         ));
         assert_eq!(decode(99, 1, &buf), Err(CodecError::UnknownKind(99)));

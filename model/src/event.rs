@@ -66,6 +66,25 @@ pub enum CancelTarget {
 pub struct CancelOrder {
     pub account: AccountId,
     pub target: CancelTarget,
+    /// The edge the request came through: the FIX edge names it in the Canceled report of an order it did not
+    /// ask to cancel (`58=CANCELED_BY_REST`, ...).
+    pub ingress: Ingress,
+    /// The request's own client order id, when its edge has one (tag 11 of a FIX OrderCancelRequest): the
+    /// Canceled report and an OrderCancelReject echo it, also when they are sent after a restart. `None` for
+    /// the FIX edge's own cancel-on-disconnect and for edges that name the order by id.
+    pub cl_ord_id: Option<ClOrdId>,
+}
+
+impl CancelOrder {
+    /// A cancel of order `id` of `account` asked through `ingress`, with no client order id of its own.
+    pub fn by_id(account: AccountId, id: OrderId, ingress: Ingress) -> CancelOrder {
+        CancelOrder {
+            account,
+            target: CancelTarget::ById(id),
+            ingress,
+            cl_ord_id: None,
+        }
+    }
 }
 
 /// A request to change the quantity and limit price of a working order of `account` (FIX

@@ -104,10 +104,7 @@ fn duplicate_and_bad_inputs_reject() {
 fn cancel_paths() {
     let mut e = spine();
     let d = decide(&mut e, &order(Side::Sell, 10, Some("5")).event(), 1);
-    let cancel = Event::CancelOrder(CancelOrder {
-        account: AccountId(0),
-        target: CancelTarget::ById(d.order),
-    });
+    let cancel = Event::CancelOrder(CancelOrder::by_id(AccountId(0), d.order, Ingress::Rest));
     let mut out = Vec::new();
     let c = e.apply(&cancel, 2, &mut out).unwrap();
     assert_eq!(c.verdict, Verdict::Accept);
@@ -124,10 +121,7 @@ fn cancel_paths() {
         reason(&decide(&mut e, &cancel, 4)),
         Some(RejectReason::TooLateToCancel)
     );
-    let wrong = Event::CancelOrder(CancelOrder {
-        account: AccountId(1),
-        target: CancelTarget::ById(d.order),
-    });
+    let wrong = Event::CancelOrder(CancelOrder::by_id(AccountId(1), d.order, Ingress::Rest));
     assert_eq!(
         reason(&decide(&mut e, &wrong, 5)),
         Some(RejectReason::UnknownOrder)
@@ -152,10 +146,7 @@ fn global_halt_rejects_new_but_not_cancels() {
         )),
         Some(RejectReason::KillSwitchActive)
     );
-    let cancel = Event::CancelOrder(CancelOrder {
-        account: AccountId(0),
-        target: CancelTarget::ById(d.order),
-    });
+    let cancel = Event::CancelOrder(CancelOrder::by_id(AccountId(0), d.order, Ingress::Rest));
     assert_eq!(decide(&mut e, &cancel, 4).verdict, Verdict::Accept);
     assert_eq!(
         reason(&decide(

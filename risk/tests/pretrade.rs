@@ -308,10 +308,7 @@ fn pt_7() {
         Verdict::Accept
     );
     // The trip itself requested the cancel; a client cancel of the same order still passes.
-    let cancel = Event::CancelOrder(CancelOrder {
-        account: AccountId(0),
-        target: CancelTarget::ById(d.order),
-    });
+    let cancel = Event::CancelOrder(CancelOrder::by_id(AccountId(0), d.order, Ingress::Rest));
     assert_eq!(
         decide(&mut e, &cancel, T0 + MS).verdict,
         Verdict::Accept,

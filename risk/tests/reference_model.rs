@@ -703,10 +703,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 let account = e.order(id).map_or(AccountId(0), |o| o.account);
                 let got = e
                     .apply(
-                        &Event::CancelOrder(CancelOrder {
-                            account,
-                            target: CancelTarget::ById(id),
-                        }),
+                        &Event::CancelOrder(CancelOrder::by_id(account, id, Ingress::Rest)),
                         now,
                         &mut out,
                     )

@@ -95,6 +95,9 @@ struct FixOrder {
     pending_cancel: Option<String>,
     /// Canceled by cancel-on-disconnect.
     cod: bool,
+    /// The edge whose cancel request (not this client's) was accepted for the order: REST, a webhook signal,
+    /// a strategy. Its Canceled report names it instead of the kill switch.
+    canceled_by: Option<Ingress>,
 }
 
 struct Responder {
@@ -111,6 +114,12 @@ struct Responder {
     /// is the report's ExecID, so a report sent again after a crash carries the same ExecID and a client can
     /// tell it from a new one.
     record_seq: u64,
+    /// The cancel request read from the journal whose decision is the next record (a decision always follows
+    /// its request).
+    cancel_request: Option<CancelOrder>,
+    /// While the journal is replayed at start: how the FIX orders that ended so far ended, so that a refused
+    /// cancel or replace sent again after a crash reports the order's final status as it did the first time.
+    ended: Option<HashMap<OrderId, OrderStatus>>,
 }
 
 /// The last journal sequence number whose reports the responder has handed to QuickFIX (which stores them
@@ -272,12 +281,7 @@ impl Responder {
                         }
                     }
                 }
-                (Some(Event::CancelOrder(_)), Verdict::Accept) => {
-                    // The cancel request's own ClOrdID is not journaled: the report names the order's.
-                    if let Some(f) = self.orders.get_mut(&d.order) {
-                        f.pending_cancel = Some(String::new());
-                    }
-                }
+                (Some(Event::CancelOrder(c)), _) => self.on_cancel_decided(&c, d, true),
                 (Some(Event::ReplaceOrder(rp)), Verdict::Accept) => {
                     if let Some(f) = self.orders.get_mut(&d.order) {
                         let old = f.order.cl_ord_id.as_str().to_string();
@@ -292,10 +296,108 @@ impl Responder {
                         self.report(f, "5", None, None);
                     }
                 }
+                // Replaces come only from the FIX edge (journal.md, kind 12).
+                (Some(Event::ReplaceOrder(rp)), Verdict::Reject(r)) => {
+                    let CancelTarget::ByClOrdId(orig) = rp.target else {
+                        return;
+                    };
+                    self.refusal_replayed(rp.account, orig, rp.cl_ord_id, 2, d.order, &r);
+                }
                 _ => {}
             },
             Event::Venue(_) => self.on_record(event),
             _ => {}
+        }
+    }
+
+    /// A cancel request's decision, from the journal (live or at start). An accepted cancel says who asked:
+    /// this FIX client (its ClOrdID goes in the Canceled report), the edge's cancel-on-disconnect, or another
+    /// edge. A refused one is answered here only at start, for a FIX client's request whose OrderCancelReject
+    /// may not have left before the crash (live, the answer to the request sends it).
+    fn on_cancel_decided(&mut self, c: &CancelOrder, d: &Decision, replaying: bool) {
+        match d.verdict {
+            Verdict::Accept => {
+                let Some(f) = self.orders.get_mut(&d.order) else {
+                    return;
+                };
+                match (c.ingress, &c.cl_ord_id) {
+                    (Ingress::Fix, Some(cl)) => f.pending_cancel = Some(cl.as_str().to_string()),
+                    (Ingress::Fix, None) => f.cod = true,
+                    (other, _) => {
+                        if f.pending_cancel.is_none() {
+                            f.canceled_by = Some(other);
+                        }
+                    }
+                }
+            }
+            Verdict::Reject(r) if replaying => {
+                if let (Ingress::Fix, Some(cl), CancelTarget::ByClOrdId(orig)) =
+                    (c.ingress, c.cl_ord_id, c.target)
+                {
+                    self.refusal_replayed(c.account, orig, cl, 1, d.order, &r);
+                }
+            }
+            Verdict::Reject(_) => {}
+        }
+    }
+
+    /// The OrderCancelReject for a FIX client's cancel (`response_to` 1) or replace (2) refused by the
+    /// journaled decision, rebuilt from the journal at start: the same fields as the answer sent live, the
+    /// account named by the catalog. `order` is the decision's (0: no order matched).
+    fn refusal_replayed(
+        &self,
+        account: AccountId,
+        orig: ClOrdId,
+        cl: ClOrdId,
+        response_to: u32,
+        order: OrderId,
+        reject: &Reject,
+    ) {
+        let Some(session) = self.shared.session_of_account(account) else {
+            return;
+        };
+        let tracked = self.orders.get(&order);
+        let status = match tracked {
+            Some(f) => wire::ord_status(f.order.status),
+            None => self
+                .ended
+                .as_ref()
+                .and_then(|e| e.get(&order))
+                .map_or("8", |s| wire::ord_status(*s)),
+        };
+        let echo = Echo {
+            cl_ord_id: cl.as_str().to_string(),
+            orig_cl_ord_id: Some(orig.as_str().to_string()),
+            account: Some(self.shared.catalog.account_name(account).to_string()),
+            symbol: String::new(),
+            side: String::new(),
+            qty: None,
+            ord_type: None,
+            price: None,
+        };
+        let symbol = tracked.map(|f| f.order.symbol);
+        let out = wire::cancel_reject(
+            (order.0 != 0).then_some(order),
+            &echo,
+            status,
+            response_to,
+            wire::cxl_rej_reason(reject),
+            &self.refusal_text(reject, symbol),
+        );
+        self.emit(session, &out);
+    }
+
+    /// One journal record of the live feed: a cancel's decision (who asked), or a venue report.
+    fn on_feed(&mut self, event: &Event) {
+        match event {
+            Event::CancelOrder(c) => self.cancel_request = Some(*c),
+            Event::Decision(d) => {
+                if let Some(c) = self.cancel_request.take() {
+                    self.on_cancel_decided(&c, d, false);
+                }
+            }
+            Event::Venue(_) => self.on_record(event),
+            _ => self.cancel_request = None,
         }
     }
 
@@ -309,6 +411,7 @@ impl Responder {
                 echo,
                 pending_cancel: None,
                 cod: false,
+                canceled_by: None,
             },
         );
     }
@@ -611,6 +714,7 @@ impl Responder {
                     && f.order.tif == Tif::Day
                     && f.order.status.is_working()
                     && f.pending_cancel.is_none()
+                    && !f.cod
             })
             .map(|f| {
                 f.cod = true;
@@ -626,10 +730,9 @@ impl Responder {
         for (id, account) in ids {
             let mut msg = SeqInbound::Request {
                 ts_ns: crate::http::now_ns(),
-                event: Event::CancelOrder(CancelOrder {
-                    account,
-                    target: CancelTarget::ById(id),
-                }),
+                // A FIX cancel without a client order id of its own: the journal tells cancel-on-disconnect
+                // from the client's cancels by that.
+                event: Event::CancelOrder(CancelOrder::by_id(account, id, Ingress::Fix)),
                 reply: None,
             };
             // Not an I/O thread answering a client: wait for room rather than leave an order working.
@@ -692,9 +795,15 @@ impl Responder {
                     (None, CancelCause::FillOrKill) => Some("FOK_NOT_FILLED"),
                     (None, CancelCause::Venue) => Some("CANCELED_BY_VENUE"),
                     (None, CancelCause::Requested) if f.cod => Some("CANCEL_ON_DISCONNECT"),
-                    // The engine cancels on its own only for a kill switch (a trip, a dead-man's lapse, a
-                    // prop-firm breach).
-                    (None, CancelCause::Requested) => Some("KILL_SWITCH"),
+                    (None, CancelCause::Requested) => Some(match f.canceled_by {
+                        Some(Ingress::Rest) => "CANCELED_BY_REST",
+                        Some(Ingress::Webhook) => "CANCELED_BY_WEBHOOK",
+                        Some(Ingress::Strategy) => "CANCELED_BY_STRATEGY",
+                        Some(Ingress::Binary) => "CANCELED_BY_BINARY",
+                        // No other edge asked: the engine cancels on its own only for a kill switch (a trip,
+                        // a dead-man's lapse, a prop-firm breach).
+                        Some(Ingress::Fix | Ingress::Risk) | None => "KILL_SWITCH",
+                    }),
                 };
                 let f = &self.orders[&id];
                 self.report(f, "4", None, text);
@@ -729,7 +838,11 @@ impl Responder {
             }
         };
         if done {
-            self.orders.remove(&id);
+            if let Some(f) = self.orders.remove(&id) {
+                if let Some(ended) = &mut self.ended {
+                    ended.insert(id, f.order.status);
+                }
+            }
         }
     }
 
@@ -782,11 +895,14 @@ pub fn run(
         sent: std::cell::Cell::new(0),
         last_seq: 0,
         record_seq: 0,
+        cancel_request: None,
+        ended: Some(HashMap::new()),
     };
     let (progress, reported) = progress;
     if let Err(e) = r.recover(&journal_dir, reported) {
         tracing::error!("FIX: cannot read the journal to rebuild working FIX orders: {e}");
     }
+    r.ended = None;
     progress.store(r.last_seq);
     loop {
         shared.work.drain_into(&mut r.pending);
@@ -800,7 +916,7 @@ pub fn run(
                 if *seq > r.last_seq {
                     r.last_seq = *seq;
                     r.record_seq = *seq;
-                    r.on_record(event);
+                    r.on_feed(event);
                     r.record_seq = 0;
                     handled = true;
                 }

@@ -262,13 +262,15 @@ pub fn decode(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<Request,
             req(m, 55)?;
             side_of(req(m, 54)?).map_err(as_cancel_reject)?;
             req(m, 60)?;
-            let _ = cl_ord_id(11, cl)?;
+            let cl = cl_ord_id(11, cl)?;
             let orig = cl_ord_id(41, orig)?;
             let account = account_of(m, scope, c)
                 .map_err(|r| Refusal::CancelReject(r, "Unknown account".into()))?;
             Ok(Request::Cancel(CancelOrder {
                 account,
                 target: CancelTarget::ByClOrdId(orig),
+                ingress: Ingress::Fix,
+                cl_ord_id: Some(cl),
             }))
         }
         "G" => {
