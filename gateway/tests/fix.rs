@@ -672,7 +672,7 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
         .filter_map(|l| l["seq"].as_u64())
         .last()
         .expect("a fill record");
-    let mut c = crash_before_reporting(&mut rig, c, fill_seq);
+    let mut c = crash_before_reporting(&mut rig, hang_up(c), fill_seq);
     let again = c.expect(
         |m| m.get(150) == Some("F") && m.get(11) == Some("F-1"),
         "the fill's report, sent after the restart",
@@ -713,13 +713,15 @@ fn last_record_seq(rig: &Rig, kind: &str) -> u64 {
         .unwrap_or_else(|| panic!("a {kind} record"))
 }
 
+/// Drops the client's connection without a Logout; returns its next sequence number and the last one it saw.
+fn hang_up(c: FixClient) -> (u64, u64) {
+    (c.next_seq, last_seq(&c))
+}
+
 /// Kills the gateway, sets the FIX responder's progress back to just before journal record `seq` (as if the
 /// process had died after journaling it, before its report reached QuickFIX), starts the gateway again and
-/// reconnects `CLI44`, asking for everything after the last message it saw.
-fn crash_before_reporting(rig: &mut Rig, c: FixClient, seq: u64) -> FixClient {
-    let next = c.next_seq;
-    let seen = last_seq(&c);
-    drop(c);
+/// reconnects `CLI44` (`(next, seen)` from [`hang_up`]), asking for everything after the last message it saw.
+fn crash_before_reporting(rig: &mut Rig, (next, seen): (u64, u64), seq: u64) -> FixClient {
     rig.gw.take().unwrap().kill9();
     std::fs::write(
         rig.dir().join("data/fix/bulwark-reported-seq"),
@@ -746,7 +748,7 @@ fn a_cancel_journaled_but_not_reported_before_a_crash_keeps_its_clordid_after_th
     assert_tags(&first, &[(11, "K-1-C"), (41, "K-1"), (39, "4")]);
     assert_eq!(first.get(58), None, "{}", first.text());
     let cancel_seq = last_record_seq(&rig, "cancel_order");
-    let mut c = crash_before_reporting(&mut rig, c, cancel_seq);
+    let mut c = crash_before_reporting(&mut rig, hang_up(c), cancel_seq);
     let again = c.expect(
         |m| m.get(150) == Some("4") && m.get(34) != first.get(34),
         "the Canceled report, sent after the restart",
@@ -754,6 +756,42 @@ fn a_cancel_journaled_but_not_reported_before_a_crash_keeps_its_clordid_after_th
     assert_tags(&again, &[(11, "K-1-C"), (41, "K-1"), (39, "4"), (151, "0")]);
     assert_eq!(again.get(17), first.get(17), "the same ExecID");
     assert_eq!(again.get(58), None, "{}", again.text());
+}
+
+/// PT-10's cancel-on-disconnect, its decision journaled just before a crash: the Canceled report sent at the
+/// restart still says why (the journal tells the edge's own cancels from the client's).
+#[test]
+fn a_cancel_on_disconnect_in_the_crash_window_keeps_its_text_after_the_restart() {
+    let mut rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    order(&mut c, &nos("D-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    let point = hang_up(c);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let canceled = |rig: &Rig| {
+        rig.orders("ACC1")
+            .iter()
+            .any(|o| o["client_order_id"] == "D-1" && o["status"] == "canceled")
+    };
+    while !canceled(&rig) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(canceled(&rig));
+    let cancel_seq = last_record_seq(&rig, "cancel_order");
+    let mut c = crash_before_reporting(&mut rig, point, cancel_seq);
+    // The report made while the session was down (a PossDup copy on the resend) and the one sent again at
+    // the restart: both name cancel-on-disconnect.
+    let first = c.expect(
+        |m| m.get(150) == Some("4") && m.get(11) == Some("D-1"),
+        "a Canceled report",
+    );
+    let second = c.expect(
+        |m| m.get(150) == Some("4") && m.get(11) == Some("D-1") && m.get(34) != first.get(34),
+        "the other Canceled report",
+    );
+    for r in [&first, &second] {
+        assert_eq!(r.get(58), Some("CANCEL_ON_DISCONNECT"), "{}", r.text());
+    }
+    assert_eq!(first.get(17), second.get(17), "the same ExecID");
 }
 
 /// A refused cancel and a refused replace whose decisions were journaled just before a crash: their
@@ -790,7 +828,7 @@ fn cancel_rejects_journaled_but_not_sent_before_a_crash_are_sent_after_the_resta
         |m| m.msg_type() == "9" && m.get(11) == Some("P-1-R"),
         "OrderCancelReject for the replace",
     );
-    let mut c = crash_before_reporting(&mut rig, c, first_cancel_seq);
+    let mut c = crash_before_reporting(&mut rig, hang_up(c), first_cancel_seq);
     let unknown_again = c.expect(
         |m| m.msg_type() == "9" && m.get(11) == Some("C-9") && m.get(34) != unknown.get(34),
         "the unknown order's OrderCancelReject, after the restart",
@@ -840,7 +878,7 @@ fn a_rest_cancel_of_a_fix_order_is_reported_as_canceled_by_rest() {
     assert_tags(&first, &[(11, "Q-1"), (39, "4"), (58, "CANCELED_BY_REST")]);
     assert_eq!(first.get(41), None);
     let cancel_seq = last_record_seq(&rig, "cancel_order");
-    let mut c = crash_before_reporting(&mut rig, c, cancel_seq);
+    let mut c = crash_before_reporting(&mut rig, hang_up(c), cancel_seq);
     let again = c.expect(
         |m| m.get(150) == Some("4") && m.get(34) != first.get(34),
         "the Canceled report, sent after the restart",
