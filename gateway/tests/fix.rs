@@ -8,6 +8,7 @@ use common::*;
 use std::time::Duration;
 
 const GW: &str = "BULWARK";
+const WEBHOOK_TOKEN: &str = "fix-test-webhook-0123456789";
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -78,6 +79,15 @@ calendar = "XNYS"
 name = "risk"
 role = "risk_officer"
 token = "fix-test-risk-officer"
+
+# A TradingView webhook on the FIX session's account; the test client forwards TradingView's address.
+[[webhooks]]
+name = "tv"
+token = "{WEBHOOK_TOKEN}"
+secret = "ok"
+account = "ACC1"
+strategy = "fix-tv"
+trusted_proxies = ["127.0.0.1"]
 
 [fix]
 port = {fix_port}
@@ -756,6 +766,38 @@ fn a_cancel_journaled_but_not_reported_before_a_crash_keeps_its_clordid_after_th
     assert_tags(&again, &[(11, "K-1-C"), (41, "K-1"), (39, "4"), (151, "0")]);
     assert_eq!(again.get(17), first.get(17), "the same ExecID");
     assert_eq!(again.get(58), None, "{}", again.text());
+}
+
+/// A TradingView `cancel` alert on the FIX session's account cancels its working AAPL order: the client's
+/// unsolicited Canceled report names the webhook.
+#[test]
+fn a_webhook_cancel_of_a_fix_order_is_reported_as_canceled_by_webhook() {
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    let er = order(&mut c, &nos("W-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    assert_eq!(er.get(150), Some("0"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let time = chrono::DateTime::from_timestamp(now - 1, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ");
+    let mut resp = agent()
+        .post(&format!(
+            "{}/api/v1/webhooks/tradingview/{WEBHOOK_TOKEN}",
+            rig.gw().base
+        ))
+        .header("X-Forwarded-For", "52.89.214.238")
+        .content_type("application/json")
+        .send(&format!(
+            r#"{{"ticker":"AAPL","action":"cancel","secret":"ok","time":"{time}"}}"#
+        ))
+        .unwrap();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    assert!(resp.status().as_u16() < 300, "{} {body}", resp.status());
+    let r = c.expect(|m| m.get(150) == Some("4"), "Canceled");
+    assert_tags(&r, &[(11, "W-1"), (39, "4"), (58, "CANCELED_BY_WEBHOOK")]);
 }
 
 /// PT-10's cancel-on-disconnect, its decision journaled just before a crash: the Canceled report sent at the
