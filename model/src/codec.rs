@@ -252,9 +252,14 @@ pub fn decode(kind: u16, version: u16, payload: &[u8]) -> Result<Event, CodecErr
         EventKind::CancelOrder => {
             let account = AccountId(r.u32()?);
             let target = read_target(&mut r)?;
-            // Layout 1 had neither field: such a cancel reads as a REST request with no client order id.
+            // Layout 1 had neither field. Then only the FIX edge named an order by client order id; the
+            // cancels by order id read as REST requests.
             let (ingress, cl_ord_id) = if version == 1 {
-                (Ingress::Rest, None)
+                let ingress = match target {
+                    CancelTarget::ByClOrdId(_) => Ingress::Fix,
+                    CancelTarget::ById(_) => Ingress::Rest,
+                };
+                (ingress, None)
             } else {
                 let ingress = Ingress::from_u8(r.u8()?).ok_or(CodecError::Invalid("ingress"))?;
                 let cl_ord_id = match r.u8()? {
@@ -790,10 +795,10 @@ mod tests {
         }
     }
 
-    /// A layout-1 cancel (account, target, nothing after) still decodes, as a REST request with no client order
-    /// id of its own; the same bytes are truncated under layout 2.
+    /// A layout-1 cancel (account, target, nothing after) still decodes, with no client order id of its own: by
+    /// order id as a REST request, by client order id as a FIX one; the same bytes are truncated under layout 2.
     #[test]
-    fn a_layout_1_cancel_decodes_as_a_rest_cancel_without_a_client_order_id() {
+    fn a_layout_1_cancel_decodes_without_a_client_order_id() {
         let mut v1 = Vec::new();
         v1.extend_from_slice(&7u32.to_le_bytes());
         v1.push(1);
@@ -808,6 +813,18 @@ mod tests {
             )))
         );
         assert_eq!(decode(kind, 2, &v1), Err(CodecError::Truncated));
+        let mut by_cl = Vec::new();
+        by_cl.extend_from_slice(&7u32.to_le_bytes());
+        by_cl.extend_from_slice(&[2, 3, b'O', b'-', b'1']);
+        assert_eq!(
+            decode(kind, 1, &by_cl),
+            Ok(Event::CancelOrder(CancelOrder {
+                account: AccountId(7),
+                target: CancelTarget::ByClOrdId(ClOrdId::try_new("O-1").unwrap()),
+                ingress: Ingress::Fix,
+                cl_ord_id: None,
+            }))
+        );
         let fix = Event::CancelOrder(CancelOrder {
             cl_ord_id: Some(ClOrdId::try_new("C-1").unwrap()),
             ..CancelOrder::by_id(AccountId(7), OrderId(42), Ingress::Fix)

@@ -503,9 +503,19 @@ pub fn start(
         )
     })?;
     let journal_dir = config.journal_dir();
+    let (recovered_tx, recovered_rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("fix-responder".into())
-        .spawn(move || responder::run(responder_shared, listener, live, journal_dir, progress))?;
+        .spawn(move || {
+            responder::run(
+                responder_shared,
+                listener,
+                live,
+                journal_dir,
+                progress,
+                recovered_tx,
+            )
+        })?;
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
     let app_shared = shared.clone();
@@ -533,6 +543,10 @@ pub fn start(
                     FixSocketServerKind::MultiThreaded,
                 )
                 .map_err(err)?;
+                // Logons only once the responder has rebuilt the FIX orders from the journal.
+                recovered_rx.recv().map_err(|_| {
+                    anyhow::anyhow!("the FIX responder ended before it had read the journal")
+                })?;
                 acceptor.start().map_err(|e| {
                     anyhow::anyhow!("cannot start the FIX acceptor on port {port}: {e:?}")
                 })?;

@@ -227,6 +227,8 @@ impl Responder {
             self.last_seq = rec.seq;
             if let Event::Boot(b) = &event {
                 remap = Some(crate::catalog::Remap::new(b, &catalog));
+                // A request left without its decision by a crash is decided again after this boot.
+                request = None;
                 return Ok(());
             }
             if let Some(r) = &remap {
@@ -245,6 +247,10 @@ impl Responder {
         })
         .map_err(|e| e.to_string())?;
         self.muted = false;
+        // The scan may end between a cancel and its decision: the live feed brings the decision.
+        if let Some(Event::CancelOrder(c)) = request {
+            self.cancel_request = Some(c);
+        }
         // Only when a report went out: a fresh start also reads records after seq 0 (the day roll) that make none.
         let sent = self.sent.get() - sent_before;
         if sent > 0 {
@@ -305,8 +311,11 @@ impl Responder {
                 }
                 _ => {}
             },
-            Event::Venue(_) => self.on_record(event),
-            _ => {}
+            Event::Venue(_) => {
+                *request = None;
+                self.on_record(event);
+            }
+            _ => *request = None,
         }
     }
 
@@ -320,10 +329,25 @@ impl Responder {
                 let Some(f) = self.orders.get_mut(&d.order) else {
                     return;
                 };
-                match (c.ingress, &c.cl_ord_id) {
-                    (Ingress::Fix, Some(cl)) => f.pending_cancel = Some(cl.as_str().to_string()),
-                    (Ingress::Fix, None) => f.cod = true,
-                    (other, _) => {
+                match (c.ingress, &c.cl_ord_id, c.target) {
+                    (Ingress::Fix, Some(cl), _) => {
+                        f.pending_cancel = Some(cl.as_str().to_string());
+                    }
+                    // A client's cancel journaled under layout 1, which did not keep its ClOrdID: the report
+                    // names the order's.
+                    (Ingress::Fix, None, CancelTarget::ByClOrdId(_)) => {
+                        if f.pending_cancel.is_none() {
+                            f.pending_cancel = Some(String::new());
+                        }
+                    }
+                    // The edge's own cancel-on-disconnect (it names orders by id), unless another edge's cancel
+                    // was first.
+                    (Ingress::Fix, None, CancelTarget::ById(_)) => {
+                        if f.canceled_by.is_none() {
+                            f.cod = true;
+                        }
+                    }
+                    (other, _, _) => {
                         if f.pending_cancel.is_none() {
                             f.canceled_by = Some(other);
                         }
@@ -714,10 +738,10 @@ impl Responder {
                     && f.order.tif == Tif::Day
                     && f.order.status.is_working()
                     && f.pending_cancel.is_none()
-                    && !f.cod
             })
             .map(|f| {
-                f.cod = true;
+                // An order whose earlier cancel-on-disconnect did not go through is canceled again.
+                f.cod = f.canceled_by.is_none();
                 (f.order.id, f.order.account)
             })
             .collect();
@@ -817,7 +841,11 @@ impl Responder {
                 true
             }
             VenueReport::CancelRejected { .. } => {
-                if let Some(cl) = f.pending_cancel.take() {
+                // The order works on: whoever asked for the refused cancel no longer explains a later one.
+                f.canceled_by = None;
+                f.cod = false;
+                // (An empty ClOrdID is a layout-1 client cancel's, not known: no answer can name it.)
+                if let Some(cl) = f.pending_cancel.take().filter(|cl| !cl.is_empty()) {
                     let echo = Echo {
                         cl_ord_id: cl,
                         orig_cl_ord_id: Some(f.echo.cl_ord_id.clone()),
@@ -878,14 +906,17 @@ pub fn needs_prompt_report(batch: &[(u64, i64, Event)]) -> bool {
 }
 
 /// Runs the responder (on its own thread): first it rebuilds its table of FIX orders from the journal in
-/// `journal_dir` (sending the reports recorded in `progress` as not yet sent), then it follows the live feed
-/// in `inbox`, skipping what the journal scan already covered. It runs as long as the process.
+/// `journal_dir` (sending the reports recorded in `progress` as not yet sent) and says so on `recovered`,
+/// then it follows the live feed in `inbox`, skipping what the journal scan already covered. It runs as long
+/// as the process. The acceptor waits for `recovered` before it takes logons, so no client request is
+/// answered both by the scan (from its journaled decision) and by its answer.
 pub fn run(
     shared: Arc<Shared>,
     _listener: FeedListener,
     inbox: Arc<FeedInbox>,
     journal_dir: std::path::PathBuf,
     progress: (Progress, u64),
+    recovered: std::sync::mpsc::Sender<()>,
 ) {
     let mut r = Responder {
         orders: HashMap::new(),
@@ -904,6 +935,7 @@ pub fn run(
     }
     r.ended = None;
     progress.store(r.last_seq);
+    let _ = recovered.send(());
     loop {
         shared.work.drain_into(&mut r.pending);
         r.settle_ready();
