@@ -109,8 +109,14 @@ impl Feed {
                     }
                 }
                 Event::CancelOrder(x) => {
-                    let mut data =
-                        json!({"order_id": d.order.0, "accepted": d.verdict == Verdict::Accept});
+                    let mut data = json!({
+                        "order_id": d.order.0,
+                        "accepted": d.verdict == Verdict::Accept,
+                        "ingress": x.ingress,
+                    });
+                    if let Some(cl) = &x.cl_ord_id {
+                        data["client_order_id"] = json!(cl.as_str());
+                    }
                     if let Verdict::Reject(r) = d.verdict {
                         data["reject"] = self.reject_json(&r, None);
                     }

@@ -150,6 +150,13 @@ fn a_resumed_stream_has_no_gap_and_no_duplicate_also_across_a_restart() {
     assert_eq!(control.2["actor"], "risk");
     assert_eq!(control.2["reason"], "stream test");
     assert_eq!(control.2["mode"], "cancel_all");
+    let cancel = rest
+        .iter()
+        .find(|(_, k, _)| k == "cancel_request")
+        .expect("cancel_request event");
+    assert_eq!(cancel.2["ingress"], "rest", "{:?}", cancel.2);
+    assert_eq!(cancel.2["accepted"], true);
+    assert!(cancel.2.get("client_order_id").is_none(), "{:?}", cancel.2);
 
     let whole = read_events(&base, "", None, 11);
     let joined: Vec<_> = first.iter().chain(rest.iter()).cloned().collect();
