@@ -503,6 +503,7 @@ pub fn start(
         )
     })?;
     let journal_dir = config.journal_dir();
+    let (sessions_tx, sessions_rx) = std::sync::mpsc::channel::<()>();
     let (recovered_tx, recovered_rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("fix-responder".into())
@@ -513,7 +514,7 @@ pub fn start(
                 live,
                 journal_dir,
                 progress,
-                recovered_tx,
+                (sessions_rx, recovered_tx),
             )
         })?;
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -543,7 +544,9 @@ pub fn start(
                     FixSocketServerKind::MultiThreaded,
                 )
                 .map_err(err)?;
-                // Logons only once the responder has rebuilt the FIX orders from the journal.
+                // The sessions exist: the responder may send the reports a crash left unsent. Logons only once
+                // it has rebuilt the FIX orders from the journal.
+                let _ = sessions_tx.send(());
                 recovered_rx.recv().map_err(|_| {
                     anyhow::anyhow!("the FIX responder ended before it had read the journal")
                 })?;

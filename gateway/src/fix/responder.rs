@@ -739,11 +739,9 @@ impl Responder {
                     && f.order.status.is_working()
                     && f.pending_cancel.is_none()
             })
-            .map(|f| {
-                // An order whose earlier cancel-on-disconnect did not go through is canceled again.
-                f.cod = f.canceled_by.is_none();
-                (f.order.id, f.order.account)
-            })
+            // (An order whose earlier cancel-on-disconnect did not go through is canceled again. Its `cod` is set
+            // by the cancel's accepting decision on the feed, which comes before the venue's Canceled.)
+            .map(|f| (f.order.id, f.order.account))
             .collect();
         ids.sort();
         tracing::info!(
@@ -905,19 +903,22 @@ pub fn needs_prompt_report(batch: &[(u64, i64, Event)]) -> bool {
     })
 }
 
-/// Runs the responder (on its own thread): first it rebuilds its table of FIX orders from the journal in
-/// `journal_dir` (sending the reports recorded in `progress` as not yet sent) and says so on `recovered`,
-/// then it follows the live feed in `inbox`, skipping what the journal scan already covered. It runs as long
-/// as the process. The acceptor waits for `recovered` before it takes logons, so no client request is
-/// answered both by the scan (from its journaled decision) and by its answer.
+/// Runs the responder (on its own thread). Once `sessions` says QuickFIX's sessions exist (the reports it
+/// sends again must find them), it rebuilds its table of FIX orders from the journal in `journal_dir`
+/// (sending the reports recorded in `progress` as not yet sent) and says so on `recovered`; then it follows
+/// the live feed in `inbox`, skipping what the journal scan already covered. It runs as long as the process.
+/// The acceptor waits for `recovered` before it takes logons, so no client request is answered both by the
+/// scan (from its journaled decision) and by its answer.
 pub fn run(
     shared: Arc<Shared>,
     _listener: FeedListener,
     inbox: Arc<FeedInbox>,
     journal_dir: std::path::PathBuf,
     progress: (Progress, u64),
-    recovered: std::sync::mpsc::Sender<()>,
+    (sessions, recovered): (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>),
 ) {
+    // An error means the acceptor could not be made: start-up fails anyway.
+    let _ = sessions.recv();
     let mut r = Responder {
         orders: HashMap::new(),
         pending: VecDeque::new(),
