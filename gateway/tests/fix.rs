@@ -680,7 +680,7 @@ fn a_report_journaled_but_not_sent_before_a_crash_is_sent_after_the_restart() {
         .iter()
         .filter(|l| l["kind"] == "venue" && l["event"]["venue"]["type"] == "fill")
         .filter_map(|l| l["seq"].as_u64())
-        .last()
+        .next_back()
         .expect("a fill record");
     let mut c = crash_before_reporting(&mut rig, hang_up(c), fill_seq);
     let again = c.expect(
@@ -719,7 +719,7 @@ fn last_record_seq(rig: &Rig, kind: &str) -> u64 {
         .iter()
         .filter(|l| l["kind"] == kind)
         .filter_map(|l| l["seq"].as_u64())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("a {kind} record"))
 }
 
