@@ -114,9 +114,10 @@ struct Responder {
     /// is the report's ExecID, so a report sent again after a crash carries the same ExecID and a client can
     /// tell it from a new one.
     record_seq: u64,
-    /// The cancel request read from the journal whose decision is the next record (a decision always follows
-    /// its request).
-    cancel_request: Option<CancelOrder>,
+    /// The request read from the journal whose decision is the next record (a decision always follows its
+    /// request), kept across the end of the start-up scan: the live feed may bring the decision. Live, only
+    /// cancels are kept (the answers settle the rest).
+    request: Option<Event>,
     /// While the journal is replayed at start: how the FIX orders that ended so far ended, so that a refused
     /// cancel or replace sent again after a crash reports the order's final status as it did the first time.
     ended: Option<HashMap<OrderId, OrderStatus>>,
@@ -219,7 +220,6 @@ impl Responder {
     fn recover(&mut self, journal_dir: &std::path::Path, reported: u64) -> Result<u64, String> {
         let catalog = self.shared.catalog.clone();
         let mut remap: Option<crate::catalog::Remap> = None;
-        let mut request: Option<Event> = None;
         let mut resent = 0u64;
         let sent_before = self.sent.get();
         crate::journal::format::scan(journal_dir, |rec| {
@@ -228,7 +228,7 @@ impl Responder {
             if let Event::Boot(b) = &event {
                 remap = Some(crate::catalog::Remap::new(b, &catalog));
                 // A request left without its decision by a crash is decided again after this boot.
-                request = None;
+                self.request = None;
                 return Ok(());
             }
             if let Some(r) = &remap {
@@ -241,16 +241,12 @@ impl Responder {
                 resent += 1;
             }
             self.record_seq = rec.seq;
-            self.replay(&event, &mut request);
+            self.replay(&event);
             self.record_seq = 0;
             Ok(())
         })
         .map_err(|e| e.to_string())?;
         self.muted = false;
-        // The scan may end between a cancel and its decision: the live feed brings the decision.
-        if let Some(Event::CancelOrder(c)) = request {
-            self.cancel_request = Some(c);
-        }
         // Only when a report went out: a fresh start also reads records after seq 0 (the day roll) that make none.
         let sent = self.sent.get() - sent_before;
         if sent > 0 {
@@ -263,12 +259,12 @@ impl Responder {
 
     /// One journal record during recovery: requests and their decisions rebuild the table (FIX orders are
     /// the ones with `ingress = fix`), venue reports go through [`Responder::on_record`].
-    fn replay(&mut self, event: &Event, request: &mut Option<Event>) {
+    fn replay(&mut self, event: &Event) {
         match event {
             Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) => {
-                *request = Some(event.clone());
+                self.request = Some(event.clone());
             }
-            Event::Decision(d) => match (request.take(), d.verdict) {
+            Event::Decision(d) => match (self.request.take(), d.verdict) {
                 (Some(Event::NewOrder(o)), verdict) if o.ingress == Ingress::Fix => {
                     let Some(session) = self.shared.session_of_account(o.account) else {
                         return;
@@ -312,10 +308,10 @@ impl Responder {
                 _ => {}
             },
             Event::Venue(_) => {
-                *request = None;
+                self.request = None;
                 self.on_record(event);
             }
-            _ => *request = None,
+            _ => self.request = None,
         }
     }
 
@@ -414,14 +410,14 @@ impl Responder {
     /// One journal record of the live feed: a cancel's decision (who asked), or a venue report.
     fn on_feed(&mut self, event: &Event) {
         match event {
-            Event::CancelOrder(c) => self.cancel_request = Some(*c),
+            Event::CancelOrder(_) => self.request = Some(event.clone()),
             Event::Decision(d) => {
-                if let Some(c) = self.cancel_request.take() {
+                if let Some(Event::CancelOrder(c)) = self.request.take() {
                     self.on_cancel_decided(&c, d, false);
                 }
             }
             Event::Venue(_) => self.on_record(event),
-            _ => self.cancel_request = None,
+            _ => self.request = None,
         }
     }
 
@@ -927,7 +923,7 @@ pub fn run(
         sent: std::cell::Cell::new(0),
         last_seq: 0,
         record_seq: 0,
-        cancel_request: None,
+        request: None,
         ended: Some(HashMap::new()),
     };
     let (progress, reported) = progress;
