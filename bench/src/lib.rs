@@ -243,7 +243,10 @@ impl SequencerRig {
             Default::default(),
         );
         seq.boot(&catalog, 0).expect("boot record");
-        let handle = std::thread::spawn(move || seq.run());
+        let handle = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || seq.run())
+            .expect("sequencer thread");
         SequencerRig {
             tx,
             rx,

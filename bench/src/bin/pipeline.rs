@@ -97,26 +97,29 @@ fn floor_pipeline() -> Pipeline {
     let rings = bulwark_gateway::sequencer::rings(RING, RING);
     let (tx, in_rx) = rings.inbound;
     let (v_tx, rx) = rings.venue;
-    let handle = std::thread::spawn(move || {
-        let mut id = 0u64;
-        while let Some(msg) = recv_spin_then_park(&in_rx) {
-            match msg {
-                Inbound::Request {
-                    ts_ns,
-                    event: Event::NewOrder(o),
-                    ..
-                } => {
-                    id += 1;
-                    let order = o.to_order(OrderId(id), ts_ns, Verdict::Accept);
-                    if v_tx.send(VenueCommand::Submit(order)).is_err() {
-                        break;
+    let handle = std::thread::Builder::new()
+        .name("floor".into())
+        .spawn(move || {
+            let mut id = 0u64;
+            while let Some(msg) = recv_spin_then_park(&in_rx) {
+                match msg {
+                    Inbound::Request {
+                        ts_ns,
+                        event: Event::NewOrder(o),
+                        ..
+                    } => {
+                        id += 1;
+                        let order = o.to_order(OrderId(id), ts_ns, Verdict::Accept);
+                        if v_tx.send(VenueCommand::Submit(order)).is_err() {
+                            break;
+                        }
                     }
+                    Inbound::Shutdown => break,
+                    _ => {}
                 }
-                Inbound::Shutdown => break,
-                _ => {}
             }
-        }
-    });
+        })
+        .expect("floor thread");
     let stop_tx = tx.clone();
     Pipeline {
         tx,
