@@ -6,7 +6,7 @@
 //! a storm of breaches trips the account's kill switch, which also cancels its working orders.
 
 use crate::calendar::{date_from_days, hours_allow};
-use crate::engine::{Engine, Output, RecentOrder};
+use crate::engine::{Engine, Output, RecentOrder, RECENT_ORDERS_MAX};
 use crate::limits::AssetClass;
 use crate::pdt::{pdt_mode, pdt_protect_rejects, PdtParams, ProtectInput};
 use bulwark_model::*;
@@ -16,6 +16,19 @@ const BP: i128 = 10_000;
 
 fn clamp_i64(v: i128) -> i64 {
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// Whether any of the first `len` fingerprints (in whole chunks of 16) equals `fp`: an OR over every slot with no
+/// early exit, which the compiler turns into vector compares. Only then does the chain scan for the slot, which
+/// reads the order behind it; a scalar scan that stopped at the first match was 9% of the chain's time with one
+/// account (`perf`, RESULTS §3). Empty slots hold 0, which no fingerprint equals.
+#[inline]
+fn any_fingerprint_is(fingerprints: &[u32; RECENT_ORDERS_MAX], len: usize, fp: u32) -> bool {
+    let scanned = &fingerprints[..(len.div_ceil(16) * 16).min(RECENT_ORDERS_MAX)];
+    scanned
+        .iter()
+        .fold(0u32, |any, f| any | u32::from(*f == fp))
+        != 0
 }
 
 impl Engine {
@@ -190,17 +203,18 @@ impl Engine {
             // four cache lines, where the orders themselves span up to 48), then that order itself: inside the
             // window, and identical (a fingerprint can collide).
             let fp = RecentOrder::fingerprint(o.symbol, o.side, o.ord_type, o.qty, o.limit_px);
-            let dup = acct.recent_fp.iter().zip(&acct.recent).any(|(f, r)| {
-                *f == fp
-                    && r.is_some_and(|r| {
-                        ts_ns - r.ts_ns < limits.dup_window_ns
-                            && r.symbol == o.symbol
-                            && r.side == o.side
-                            && r.ord_type == o.ord_type
-                            && r.qty == o.qty
-                            && r.limit_px == o.limit_px
-                    })
-            });
+            let dup = any_fingerprint_is(&acct.recent_fp, acct.recent.len(), fp)
+                && acct.recent_fp.iter().zip(&acct.recent).any(|(f, r)| {
+                    *f == fp
+                        && r.is_some_and(|r| {
+                            ts_ns - r.ts_ns < limits.dup_window_ns
+                                && r.symbol == o.symbol
+                                && r.side == o.side
+                                && r.ord_type == o.ord_type
+                                && r.qty == o.qty
+                                && r.limit_px == o.limit_px
+                        })
+                });
             if dup {
                 return Some(Reject::with(
                     RuleId::Dup,
@@ -529,5 +543,25 @@ impl Engine {
             ));
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_fingerprint_is_looks_at_whole_chunks_up_to_the_length() {
+        let mut fps = [0u32; RECENT_ORDERS_MAX];
+        fps[17] = 7;
+        fps[63] = 9;
+        assert!(!any_fingerprint_is(&fps, 16, 7));
+        assert!(any_fingerprint_is(&fps, 17, 7));
+        assert!(any_fingerprint_is(&fps, 64, 7));
+        assert!(!any_fingerprint_is(&fps, 48, 9));
+        // Slot 63 is in the chunk a length of 49 reaches; the exact scan then bounds it by `recent`.
+        assert!(any_fingerprint_is(&fps, 49, 9));
+        assert!(!any_fingerprint_is(&fps, 0, 7));
+        assert!(!any_fingerprint_is(&fps, 64, 1));
     }
 }
