@@ -1147,7 +1147,7 @@ impl Sequencer {
     }
 
     /// Spin briefly, then park until either ring has something (or the park times out).
-    fn idle(&self) {
+    fn idle(&mut self) {
         let spin_until = Instant::now() + self.options.idle_spin;
         loop {
             // Look at the clock only every 64 polls: the rings are cheaper to poll than the clock.
@@ -1162,6 +1162,8 @@ impl Sequencer {
                 }
                 std::hint::spin_loop();
             }
+            // Nothing in 64 polls: take one journal page's write fault now rather than in a later append.
+            self.journal.prefault_idle_step();
             if Instant::now() >= spin_until {
                 break;
             }

@@ -357,6 +357,16 @@ impl Journal {
         e
     }
 
+    /// For the sequencer's idle spin, under `none`: takes the write fault of one page just ahead of the write
+    /// offset, so that a later append does not (see [`prefault::Prefaulter::step_on_writer`]). Returns whether
+    /// there was one to take; a no-op under the other policies.
+    pub fn prefault_idle_step(&mut self) -> bool {
+        match &mut self.prefault {
+            Some(p) => p.step_on_writer(&self.active.map, self.active.write_offset),
+            None => false,
+        }
+    }
+
     /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
     /// until [`Journal::commit`]. A fixed-size event is encoded and checksummed in a stack buffer (reading
     /// the record back from the mapping for the checksum stalled on the stores' cache misses), copied into the
