@@ -186,6 +186,32 @@ pub fn wait_for_the_spare_segment(journal: &bulwark_gateway::journal::Journal) {
     }
 }
 
+/// Command-line argument `i` (1 is the first after the program) as a number, or `default` when it is absent or
+/// not a number.
+pub fn arg_or(i: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The journal benches' record: limit NewOrder number `i` (an 80-byte record), account and symbol cycling.
+pub fn journal_order(i: u64) -> bulwark_model::Event {
+    use bulwark_model::*;
+    Event::NewOrder(NewOrder {
+        account: AccountId((i % 1000) as u32),
+        symbol: SymbolId((i % 100) as u32),
+        side: if i & 1 == 0 { Side::Buy } else { Side::Sell },
+        ord_type: OrdType::Limit,
+        tif: Tif::Day,
+        qty: Qty::from_units(100),
+        limit_px: Some(Px::from_units(190)),
+        cl_ord_id: ClOrdId::try_new(&format!("ORD-{i:012}")).expect("valid id"),
+        ingress: Ingress::Fix,
+        ext_hours: false,
+    })
+}
+
 impl SequencerRig {
     #[allow(clippy::too_many_arguments)]
     pub fn start(

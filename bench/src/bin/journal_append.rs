@@ -5,28 +5,13 @@
 //! append's). Usage: `cargo run --release -p bulwark-bench --bin journal_append [records]`.
 #![deny(unsafe_code)]
 
-use bulwark_bench::{histogram, machine, row, HEADER};
+use bulwark_bench::{histogram, journal_order, machine, row, HEADER};
 use bulwark_gateway::journal::{format, Durability, Journal, JournalOptions};
 use bulwark_model::*;
 use std::time::Instant;
 
 const ROUNDS: usize = 10;
 const HOT_EVENTS: usize = 1024;
-
-fn order(i: u64) -> Event {
-    Event::NewOrder(NewOrder {
-        account: AccountId((i % 1000) as u32),
-        symbol: SymbolId((i % 100) as u32),
-        side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
-        ord_type: OrdType::Limit,
-        tif: Tif::Day,
-        qty: Qty::from_units(100),
-        limit_px: Some(Px::from_units(190)),
-        cl_ord_id: ClOrdId::try_new(&format!("ORD-{i:012}")).expect("valid id"),
-        ingress: Ingress::Fix,
-        ext_hours: false,
-    })
-}
 
 /// A journal in `dir` with nothing to replay.
 fn open_journal(
@@ -54,7 +39,7 @@ fn main() {
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into()))
         .expect("temp dir");
     let mut payload = Vec::new();
-    bulwark_model::codec::encode(&order(1), &mut payload);
+    bulwark_model::codec::encode(&journal_order(1), &mut payload);
     let record_bytes = format::record_span(payload.len());
     let segment_bytes = ((records * record_bytes) as u64 + (1 << 20)).next_power_of_two();
     let (mut journal, _) =
@@ -86,7 +71,7 @@ fn main() {
 
     // The floor copies one cache-hot record; the journal gets a small cycle of distinct events, cache-hot
     // too, as in the sequencer, which appends the event it has just decoded.
-    let events: Vec<Event> = (0..HOT_EVENTS as u64).map(order).collect();
+    let events: Vec<Event> = (0..HOT_EVENTS as u64).map(journal_order).collect();
     let mut h_journal = histogram();
     let mut h_floor = histogram();
     let mut floor_at = 0usize;

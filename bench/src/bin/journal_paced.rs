@@ -9,28 +9,13 @@
 //! Usage: `cargo run --release -p bulwark-bench --bin journal_paced [records per round] [interval_ns]`.
 #![deny(unsafe_code)]
 
-use bulwark_bench::{histogram, machine, pin_current_thread, row, HEADER};
+use bulwark_bench::{arg_or, histogram, journal_order, machine, pin_current_thread, row, HEADER};
 use bulwark_gateway::journal::{Durability, Journal, JournalOptions};
 use bulwark_model::*;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 3;
 const SLOW_NS: u64 = 2_000;
-
-fn order(i: u64) -> Event {
-    Event::NewOrder(NewOrder {
-        account: AccountId((i % 1000) as u32),
-        symbol: SymbolId((i % 100) as u32),
-        side: if i & 1 == 0 { Side::Buy } else { Side::Sell },
-        ord_type: OrdType::Limit,
-        tif: Tif::Day,
-        qty: Qty::from_units(100),
-        limit_px: Some(Px::from_units(190)),
-        cl_ord_id: ClOrdId::try_new(&format!("ORD-{i:012}")).expect("valid id"),
-        ingress: Ingress::Fix,
-        ext_hours: false,
-    })
-}
 
 /// What one paced run measured.
 struct Paced {
@@ -90,19 +75,13 @@ fn paced(
 }
 
 fn main() {
-    let arg = |i: usize, d: u64| {
-        std::env::args()
-            .nth(i)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(d)
-    };
-    let records = arg(1, 2_000_000) as usize;
-    let interval = Duration::from_nanos(arg(2, 1_000));
+    let records = arg_or(1, 2_000_000) as usize;
+    let interval = Duration::from_nanos(arg_or(2, 1_000));
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/tmp".into()))
         .expect("temp dir");
     // The writer and the journal's helper threads (which inherit this affinity) share core 0.
     let pinned = pin_current_thread(0);
-    let events: Vec<Event> = (0..1024).map(order).collect();
+    let events: Vec<Event> = (0..1024).map(journal_order).collect();
     // Per variant (spinning, idle steps): appends alone, from the intended time, and the slow count.
     let mut sums: [(
         hdrhistogram::Histogram<u64>,

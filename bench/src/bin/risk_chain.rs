@@ -10,7 +10,7 @@
 //! Usage: `cargo run --release -p bulwark-bench --bin risk_chain [orders]`.
 #![forbid(unsafe_code)]
 
-use bulwark_bench::{histogram, machine, row, HEADER};
+use bulwark_bench::{arg_or, histogram, machine, row, HEADER};
 use bulwark_gateway::risk_setup;
 use bulwark_model::*;
 use bulwark_risk::prop::PropAccount;
@@ -129,15 +129,9 @@ fn prefetch_ahead(e: &Engine, events: &[Event], i: usize) {
 }
 
 fn main() {
-    let arg = |i: usize, d: u64| {
-        std::env::args()
-            .nth(i)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(d)
-    };
-    let n = arg(1, 1_000_000) as usize;
-    let (accounts_n, instruments_n) = (arg(2, 10_000) as u32, arg(3, 1_000) as u32);
-    let throttle_max = arg(4, 50) as u32;
+    let n = arg_or(1, 1_000_000) as usize;
+    let (accounts_n, instruments_n) = (arg_or(2, 10_000) as u32, arg_or(3, 1_000) as u32);
+    let throttle_max = arg_or(4, 50) as u32;
     println!("machine: {}", machine());
     println!("{accounts_n} accounts x {instruments_n} instruments, {n} limit orders, every rule on (throttle {throttle_max}/s)");
     let events = orders(n, 0x5EED, accounts_n, instruments_n);
