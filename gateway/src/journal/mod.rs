@@ -776,6 +776,44 @@ mod tests {
     }
 
     #[test]
+    fn idle_prefault_steps_stay_ahead_of_the_writer_and_change_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        // A segment that is not a whole number of pages, so that the last step stops at its end.
+        let mut o = opts(dir.path(), Durability::None);
+        o.segment_bytes = SEGMENT_BYTES_MIN + 1000;
+        let (mut j, _) = Journal::open(o.clone(), |_, _, _| Ok(())).unwrap();
+        let steps_until_idle =
+            |j: &mut Journal| (0..10_000).take_while(|_| j.prefault_idle_step()).count();
+        // From a fresh segment: one step per page up to 64 KiB ahead (the segment is shorter: to its end), then none.
+        let first = steps_until_idle(&mut j);
+        assert!(
+            first > 0 && first <= prefault::IDLE_PREFAULT_AHEAD_BYTES / 4096 + 1,
+            "{first} steps"
+        );
+        assert!(!j.prefault_idle_step(), "nothing left to step within reach");
+        let mut n = 0i64;
+        // Fill past a rollover: appends keep working, and steps resume on the new segment.
+        while j.active.index == 0 || n < 2_000 {
+            j.append(n, &price(n)).unwrap();
+            n += 1;
+            steps_until_idle(&mut j);
+        }
+        assert!(j.active.index >= 1);
+        drop(j);
+        let back = read_all(dir.path());
+        assert_eq!(back.len() as i64, n);
+        assert!(back
+            .iter()
+            .enumerate()
+            .all(|(i, (_, t, e))| *t == i as i64 && *e == price(i as i64)));
+        // Under the other policies a step is a no-op.
+        let dir2 = tempfile::tempdir().unwrap();
+        let (mut s, _) =
+            Journal::open(opts(dir2.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
+        assert!(!s.prefault_idle_step());
+    }
+
+    #[test]
     fn pipelined_sync_tickets_become_durable_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let (mut j, _) =

@@ -131,17 +131,20 @@ impl Prefaulter {
         {
             return false;
         }
-        // SAFETY: the page lies inside `map`, the live mapping the writer borrows for this call;
-        // MADV_POPULATE_WRITE changes no content, it only takes the write fault.
+        // A segment's size need not be a whole number of pages: the last step stops at its end.
+        let len = PAGE_BYTES.min(map.len() - from);
+        // SAFETY: `from..from + len` lies inside `map`, the live mapping the writer borrows for this call, and
+        // `from` is page-aligned (the mapping starts on a page); MADV_POPULATE_WRITE changes no content, it only
+        // takes the write faults.
         let r = unsafe {
             rustix::mm::madvise(
                 map.as_ptr().add(from) as *mut std::ffi::c_void,
-                PAGE_BYTES,
+                len,
                 rustix::mm::Advice::LinuxPopulateWrite,
             )
         };
         self.step_supported = r.is_ok();
-        self.stepped_to = from + PAGE_BYTES;
+        self.stepped_to = from + len;
         true
     }
 
