@@ -1176,6 +1176,8 @@ impl Sequencer {
             }
             return;
         }
+        // Parking: pages faulted in ahead may be written back (and write-protected) while the sequencer sleeps.
+        self.journal.prefault_rewind();
         // Wait until either ring has something (or, with batches held for the syncer, a sync completes),
         // without taking it.
         let done = self

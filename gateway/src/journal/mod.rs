@@ -367,6 +367,14 @@ impl Journal {
         }
     }
 
+    /// For the sequencer about to park: its next idle steps check the pages ahead again from the write offset
+    /// (see [`prefault::Prefaulter::rewind_steps`]).
+    pub fn prefault_rewind(&mut self) {
+        if let Some(p) = &mut self.prefault {
+            p.rewind_steps();
+        }
+    }
+
     /// Appends one event with its edge timestamp; returns its sequence number. Not yet durable under `sync`
     /// until [`Journal::commit`]. A fixed-size event is encoded and checksummed in a stack buffer (reading
     /// the record back from the mapping for the checksum stalled on the stores' cache misses), copied into the
@@ -775,30 +783,70 @@ mod tests {
         v
     }
 
+    /// Idle steps until there is nothing within reach, with where the last one ended.
+    fn steps_until_idle(j: &mut Journal) -> (usize, usize) {
+        let n = (0..100_000).take_while(|_| j.prefault_idle_step()).count();
+        (n, j.prefault.as_ref().map_or(0, |p| p.stepped_to()))
+    }
+
+    /// The pages idle steps should take from the write offset `at` in a segment of `len` bytes: whole pages from
+    /// the first page boundary at or after `at`, while they start within the 64 KiB reach and inside the segment.
+    fn expected_steps(at: usize, len: usize, page: usize) -> usize {
+        let first = at.div_ceil(page) * page;
+        (first..len)
+            .step_by(page)
+            .take_while(|p| *p < at + prefault::IDLE_PREFAULT_AHEAD_BYTES)
+            .count()
+    }
+
     #[test]
     fn idle_prefault_steps_stay_ahead_of_the_writer_and_change_no_record() {
+        // A segment that is not a whole number of pages: there the segment's end stops the steps, and the last
+        // one is a partial page.
         let dir = tempfile::tempdir().unwrap();
-        // A segment that is not a whole number of pages, so that the last step stops at its end.
         let mut o = opts(dir.path(), Durability::None);
         o.segment_bytes = SEGMENT_BYTES_MIN + 1000;
-        let (mut j, _) = Journal::open(o.clone(), |_, _, _| Ok(())).unwrap();
-        let steps_until_idle =
-            |j: &mut Journal| (0..10_000).take_while(|_| j.prefault_idle_step()).count();
-        // From a fresh segment: one step per page up to 64 KiB ahead (the segment is shorter: to its end), then none.
-        let first = steps_until_idle(&mut j);
-        assert!(
-            first > 0 && first <= prefault::IDLE_PREFAULT_AHEAD_BYTES / 4096 + 1,
-            "{first} steps"
-        );
-        assert!(!j.prefault_idle_step(), "nothing left to step within reach");
+        let (mut j, _) = Journal::open(o, |_, _, _| Ok(())).unwrap();
+        let page = j.prefault.as_ref().unwrap().page_bytes();
+        let (at, len) = (j.active.write_offset, j.active.map.len());
+        let (n, to) = steps_until_idle(&mut j);
+        if !j.prefault.as_ref().unwrap().step_supported() {
+            // A kernel without MADV_POPULATE_WRITE: one refused step turns stepping off, appends still work.
+            assert_eq!(n, 1);
+            assert!(!j.prefault_idle_step());
+            j.append(0, &price(0)).unwrap();
+            return;
+        }
+        assert_eq!(n, expected_steps(at, len, page));
+        assert_eq!(to, len, "the last step ends at the segment's end");
+        assert!(!j.prefault_idle_step(), "nothing left within reach");
+        // Fill past a rollover: every step stays ahead of the writer and within reach; after the rollover the
+        // steps start again on the new segment.
         let mut n = 0i64;
-        // Fill past a rollover: appends keep working, and steps resume on the new segment.
+        let mut stepped_after_roll = 0;
         while j.active.index == 0 || n < 2_000 {
             j.append(n, &price(n)).unwrap();
             n += 1;
-            steps_until_idle(&mut j);
+            let (steps, to) = steps_until_idle(&mut j);
+            if j.active.index > 0 {
+                stepped_after_roll += steps;
+            }
+            let at = j.active.write_offset;
+            assert!(
+                to == 0 || to > at,
+                "steps end ahead of the write offset ({to} <= {at})"
+            );
+            assert!(to <= (at + prefault::IDLE_PREFAULT_AHEAD_BYTES).div_ceil(page) * page + page);
         }
         assert!(j.active.index >= 1);
+        assert!(stepped_after_roll > 0, "steps resumed on the new segment");
+        // Parking rewinds: the pages within reach are checked again.
+        j.prefault_rewind();
+        let (again, _) = steps_until_idle(&mut j);
+        assert_eq!(
+            again,
+            expected_steps(j.active.write_offset, j.active.map.len(), page)
+        );
         drop(j);
         let back = read_all(dir.path());
         assert_eq!(back.len() as i64, n);
@@ -806,11 +854,25 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, (_, t, e))| *t == i as i64 && *e == price(i as i64)));
-        // Under the other policies a step is a no-op.
-        let dir2 = tempfile::tempdir().unwrap();
-        let (mut s, _) =
-            Journal::open(opts(dir2.path(), Durability::Sync), |_, _, _| Ok(())).unwrap();
-        assert!(!s.prefault_idle_step());
+
+        // A segment longer than the reach: the 64 KiB reach stops the steps, not the segment's end.
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(dir.path(), Durability::None);
+        o.segment_bytes = 1 << 20;
+        let (mut j, _) = Journal::open(o, |_, _, _| Ok(())).unwrap();
+        let (at, len) = (j.active.write_offset, j.active.map.len());
+        let (n, to) = steps_until_idle(&mut j);
+        assert_eq!(n, expected_steps(at, len, page));
+        assert!(to < len && to >= at + prefault::IDLE_PREFAULT_AHEAD_BYTES - page);
+
+        // Under the other policies there is no prefaulting, and a step or a rewind changes nothing.
+        for durability in [Durability::Interval { interval_ms: 5 }, Durability::Sync] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut s, _) = Journal::open(opts(dir.path(), durability), |_, _, _| Ok(())).unwrap();
+            assert!(!s.prefault_idle_step());
+            s.prefault_rewind();
+            assert!(!s.prefault_idle_step());
+        }
     }
 
     #[test]
