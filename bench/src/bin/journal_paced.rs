@@ -28,6 +28,23 @@ struct Paced {
     slow: u64,
 }
 
+impl Paced {
+    fn new() -> Paced {
+        Paced {
+            append: histogram(),
+            from_due: histogram(),
+            slow: 0,
+        }
+    }
+
+    /// Adds another run's measurements to these.
+    fn add(&mut self, other: &Paced) {
+        self.append.add(&other.append).expect("same bounds");
+        self.from_due.add(&other.from_due).expect("same bounds");
+        self.slow += other.slow;
+    }
+}
+
 /// One paced run on a fresh journal in `dir`.
 fn paced(
     dir: std::path::PathBuf,
@@ -46,8 +63,7 @@ fn paced(
     )
     .expect("journal opens");
     bulwark_bench::wait_for_the_spare_segment(&journal);
-    let (mut append, mut from_due) = (histogram(), histogram());
-    let mut slow = 0u64;
+    let mut p = Paced::new();
     let mut due = Instant::now();
     for (i, ev) in events.iter().cycle().take(records).enumerate() {
         due += interval;
@@ -61,17 +77,13 @@ fn paced(
         journal.append(i as i64, ev).expect("append");
         let end = Instant::now();
         let ns = ((end - t0).as_nanos() as u64).max(1);
-        append.record(ns).expect("in range");
-        from_due
+        p.append.record(ns).expect("in range");
+        p.from_due
             .record(((end - due).as_nanos() as u64).max(1))
             .expect("in range");
-        slow += u64::from(ns > SLOW_NS);
+        p.slow += u64::from(ns > SLOW_NS);
     }
-    Paced {
-        append,
-        from_due,
-        slow,
-    }
+    p
 }
 
 fn main() {
@@ -82,24 +94,17 @@ fn main() {
     // The writer and the journal's helper threads (which inherit this affinity) share core 0.
     let pinned = pin_current_thread(0);
     let events: Vec<Event> = (0..1024).map(journal_order).collect();
-    // Per variant (spinning, idle steps): appends alone, from the intended time, and the slow count.
-    let mut sums: [(
-        hdrhistogram::Histogram<u64>,
-        hdrhistogram::Histogram<u64>,
-        u64,
-    ); 2] = [(histogram(), histogram(), 0), (histogram(), histogram(), 0)];
+    // Per variant (spinning, idle steps), summed over the rounds.
+    let mut sums = [Paced::new(), Paced::new()];
     for round in 0..ROUNDS {
         for (v, idle_steps) in [false, true].into_iter().enumerate() {
-            let p = paced(
+            sums[v].add(&paced(
                 dir.path().join(format!("j{round}-{v}")),
                 &events,
                 records,
                 interval,
                 idle_steps,
-            );
-            sums[v].0.add(&p.append).expect("same bounds");
-            sums[v].1.add(&p.from_due).expect("same bounds");
-            sums[v].2 += p.slow;
+            ));
         }
     }
     let names = [
@@ -108,8 +113,11 @@ fn main() {
     ];
     let mut rows = Vec::new();
     for (v, name) in names.iter().enumerate() {
-        rows.push(row(&format!("append alone, {name}"), &sums[v].0));
-        rows.push(row(&format!("from the intended time, {name}"), &sums[v].1));
+        rows.push(row(&format!("append alone, {name}"), &sums[v].append));
+        rows.push(row(
+            &format!("from the intended time, {name}"),
+            &sums[v].from_due,
+        ));
     }
     println!("machine: {}", machine());
     println!(
@@ -129,8 +137,8 @@ fn main() {
     for (v, name) in names.iter().enumerate() {
         println!(
             "appends alone over {SLOW_NS} ns, {name}: {} ({:.3}%)",
-            sums[v].2,
-            100.0 * sums[v].2 as f64 / n
+            sums[v].slow,
+            100.0 * sums[v].slow as f64 / n
         );
     }
 }

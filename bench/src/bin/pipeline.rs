@@ -262,6 +262,7 @@ fn main() {
         .enumerate()
         .map(|(k, r)| latency(&gw, events(latency_orders, &format!("gl{k}-")), *r))
         .collect();
+    // Thread names as the kernel keeps them: at most 15 bytes ("journal-prefault" loses its last letter).
     let faults: Vec<String> = ["sequencer", "journal-prefaul"]
         .iter()
         .map(|name| match minor_faults_of_thread(name) {
@@ -308,12 +309,12 @@ fn main() {
         );
     }
     // Below p99, where the host's gaps (a percent or two of the time) do not yet decide the figure.
+    let q = |h: &hdrhistogram::Histogram<u64>| {
+        [0.9, 0.95, 0.98]
+            .map(|q| format!("p{} {} ns", q * 100.0, h.value_at_quantile(q)))
+            .join(", ")
+    };
     for (i, rate) in rates.iter().enumerate() {
-        let q = |h: &hdrhistogram::Histogram<u64>| {
-            [0.9, 0.95, 0.98]
-                .map(|q| format!("p{} {} ns", q * 100.0, h.value_at_quantile(q)))
-                .join(", ")
-        };
         println!(
             "@ {:.0}k/s: floor {}; pipeline {}",
             rate / 1e3,
