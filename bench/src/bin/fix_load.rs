@@ -5,8 +5,11 @@
 //!   `libquickfix-dev`), which answers every order at once with a fill, no risk and no journal;
 //! - the gateway: ER(New) after the risk chain, the journal (durability as given) and the paper venue's ack.
 //!
-//! Each server is a child process pinned to core 0 (`taskset`), started fresh for every rate; the client's
-//! writer and reader run on core 1. Usage: `fix_load [seconds_per_rate] [durability]` (default 5, sync).
+//! Each server is a child process pinned to core 0 (`taskset`), started fresh for every round; the client's
+//! writer and reader run on core 1. A rate runs in rounds that alternate the two servers (executor, gateway,
+//! executor, ...), so that a stretch of host noise falls on both rather than on whichever ran then; the table
+//! pools each server's rounds, and each round's ratio is printed too.
+//! Usage: `fix_load [seconds_per_round] [durability] [rounds]` (default 5, sync, 1).
 
 use bulwark_bench::{histogram, machine, pin_current_thread};
 use std::io::{Read, Write};
@@ -307,6 +310,38 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
     }
 }
 
+impl RunResult {
+    /// Adds another round's orders to these.
+    fn absorb(&mut self, other: RunResult) {
+        self.hist
+            .add(&other.hist)
+            .expect("histograms of the same bounds");
+        self.sent += other.sent;
+        self.answered += other.answered;
+        self.errors += other.errors;
+    }
+}
+
+/// The two servers, in the order each round runs them.
+const SERVERS: [&str; 2] = ["quickfix-executor", "bulwark"];
+
+/// One round against server `k` of [`SERVERS`], started fresh in its own directory and stopped after.
+fn run_fresh(k: usize, exe: &Path, durability: &str, rate: u64, seconds: u64) -> RunResult {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let (mut child, server) = if k == 0 {
+        (start_executor(exe, dir.path(), port), "EXECUTOR")
+    } else {
+        let (c, http) = start_gateway(dir.path(), port, durability);
+        post_price(&http);
+        (c, "BULWARK")
+    };
+    let r = run(port, server, rate, seconds);
+    let _ = child.kill();
+    let _ = child.wait();
+    r
+}
+
 fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1000.0)
 }
@@ -318,6 +353,7 @@ fn main() {
     }
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let durability = args.get(2).cloned().unwrap_or_else(|| "sync".into());
+    let rounds: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let machine = machine();
     // The client's threads, spawned after this, start on core 1 too.
     pin_current_thread(1);
@@ -325,7 +361,7 @@ fn main() {
     let exe = build_executor(&Path::new(&target).join("bench-quickfix-executor"));
     println!("# fix_load: {machine}");
     println!(
-        "open loop, {seconds} s per rate, limit NewOrderSingle FIX 4.4 -> first ExecutionReport, gateway durability `{durability}`; servers pinned to core 0, client on core 1\n"
+        "open loop, {rounds} round(s) of {seconds} s per rate and server (executor then gateway, alternating), limit NewOrderSingle FIX 4.4 -> first ExecutionReport, gateway durability `{durability}`; servers pinned to core 0, client on core 1\n"
     );
     println!("| rate/s | server | sent | answered | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -335,20 +371,22 @@ fn main() {
         .map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect())
         .unwrap_or_else(|_| RATES.to_vec());
     for rate in rates {
+        // Per server: the rounds' results pooled, and each round's p50.
+        let mut pooled: [Option<RunResult>; 2] = [None, None];
+        let mut round_p50 = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for k in 0..2 {
+                let r = run_fresh(k, &exe, &durability, rate, seconds);
+                round_p50[k].push(r.hist.value_at_quantile(0.5));
+                match &mut pooled[k] {
+                    Some(p) => p.absorb(r),
+                    None => pooled[k] = Some(r),
+                }
+            }
+        }
         let mut p50 = [0u64; 2];
-        for (k, name) in ["quickfix-executor", "bulwark"].iter().enumerate() {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let port = free_port();
-            let (mut child, server) = if k == 0 {
-                (start_executor(&exe, dir.path(), port), "EXECUTOR")
-            } else {
-                let (c, http) = start_gateway(dir.path(), port, &durability);
-                post_price(&http);
-                (c, "BULWARK")
-            };
-            let r = run(port, server, rate, seconds);
-            let _ = child.kill();
-            let _ = child.wait();
+        for (k, name) in SERVERS.iter().enumerate() {
+            let r = pooled[k].as_ref().expect("at least one round");
             let h = &r.hist;
             p50[k] = h.value_at_quantile(0.5);
             println!(
@@ -363,10 +401,22 @@ fn main() {
                 us(h.max())
             );
         }
-        ratios.push((rate, p50[1] as f64 / p50[0].max(1) as f64));
+        let per_round: Vec<f64> = round_p50[0]
+            .iter()
+            .zip(&round_p50[1])
+            .map(|(e, g)| *g as f64 / (*e).max(1) as f64)
+            .collect();
+        ratios.push((rate, p50[1] as f64 / p50[0].max(1) as f64, per_round));
     }
     println!();
-    for (rate, r) in ratios {
-        println!("p50 ratio bulwark / quickfix-executor at {rate}/s: {r:.2}x");
+    for (rate, r, per_round) in ratios {
+        let mut sorted = per_round.clone();
+        sorted.sort_by(f64::total_cmp);
+        let listed: Vec<String> = per_round.iter().map(|x| format!("{x:.2}")).collect();
+        println!(
+            "p50 ratio bulwark / quickfix-executor at {rate}/s: {r:.2}x (rounds pooled); per round {} (median {:.2}x)",
+            listed.join(", "),
+            sorted[sorted.len() / 2]
+        );
     }
 }
