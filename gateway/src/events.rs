@@ -1,8 +1,10 @@
 //! `GET /api/v1/events`: server-sent events of orders, fills, cancels, rejects and control actions, read out of
 //! the journal. Each event's `id` is the journal sequence number of the record it comes from, so a client that
 //! reconnects with `Last-Event-ID: N` (or `?after=N`) resumes exactly after N: no gap, no duplicate. A new
-//! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, then
-//! continues live from the first sequence number it has not sent. `?account=` filters by account; a client
+//! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, sending
+//! each item as it is read (at most [`HISTORY_QUEUED_EVENTS`] wait unread; the scan waits for the client, so
+//! history costs no memory in proportion to its length), then continues live from the first sequence number it
+//! has not sent. `?account=` filters by account; a client
 //! that falls too far behind the live feed is disconnected and resumes from its last id.
 
 use crate::catalog::{Catalog, Remap};
@@ -220,21 +222,20 @@ pub struct EventsParams {
     after: Option<u64>,
 }
 
-/// Scans the journal for the items after `after` (blocking: run it off the I/O threads).
-fn history(dir: &std::path::Path, feed: &mut Feed, after: u64) -> Result<(Vec<Item>, u64), String> {
-    scan_range(dir, feed, 0, u64::MAX, after)
-}
+/// Events of history queued for a client at most: the journal scan waits while the client has this many unread,
+/// so a client that connects late in a busy day costs this much memory, not the day's history.
+const HISTORY_QUEUED_EVENTS: usize = 1024;
 
-/// Feeds the journal's records with `from < seq < to` to `feed` and returns the items after `after`, and the
-/// last sequence number read.
+/// Feeds the journal's records with `from < seq < to` to `feed` and hands each item after `after` to `sink`,
+/// which returns false to stop (its client went away). Returns the last sequence number read. Blocking: run
+/// it off the I/O threads.
 fn scan_range(
     dir: &std::path::Path,
     feed: &mut Feed,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
     after: u64,
-) -> Result<(Vec<Item>, u64), String> {
-    let mut items = Vec::new();
+    mut sink: impl FnMut(&Item) -> bool,
+) -> Result<u64, String> {
     let mut last = from;
     crate::journal::format::scan(dir, |rec| {
         if rec.seq <= from || rec.seq >= to {
@@ -243,15 +244,18 @@ fn scan_range(
         last = rec.seq;
         let event = rec.decode().map_err(|e| e.to_string())?;
         if let Some(item) = feed.push(rec.seq, rec.ts_ns, event) {
-            if item.seq > after {
-                items.push(item);
+            if item.seq > after && !sink(&item) {
+                return Err(CLIENT_GONE.into());
             }
         }
         Ok(())
     })
     .map_err(|e| e.to_string())?;
-    Ok((items, last))
+    Ok(last)
 }
+
+/// Why a scan for a client stopped early.
+const CLIENT_GONE: &str = "the client closed the stream";
 
 fn sse_event(item: &Item) -> SseEvent {
     SseEvent::default()
@@ -304,38 +308,64 @@ pub async fn get_events(
         let after = last_event_id.or(p.after).unwrap_or(0);
         // Listen before scanning, so nothing falls between the scan and the live feed.
         let (listener, mut live) = s.feed.listen();
+        let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
+        let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(HISTORY_QUEUED_EVENTS);
+        // History streams to the client as it is read, at the client's pace (the channel is bounded). The
+        // scan reports once that it is under way (its first item, or its end), so that a journal that cannot
+        // be read at all is still answered 503 rather than with an empty stream.
+        let (started_tx, started) = tokio::sync::oneshot::channel::<Result<(), String>>();
         let dir = s.journal_dir.clone();
         let mut feed = Feed::new(s.catalog.clone(), s.groups.clone());
-        let (items, scanned, feed) = tokio::task::spawn_blocking(move || {
-            history(&dir, &mut feed, after).map(|(i, l)| (i, l, feed))
-        })
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                e.to_string(),
-            )
-        })?
-        .map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "JOURNAL_UNAVAILABLE",
-                format!("cannot read the journal: {e}"),
-            )
-        })?;
-        let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
+        let history_tx = tx.clone();
+        let history = tokio::task::spawn_blocking(move || {
+            let mut started_tx = Some(started_tx);
+            let r = scan_range(&dir, &mut feed, (0, u64::MAX), after, |item| {
+                if !keep(item) {
+                    return true;
+                }
+                if let Some(t) = started_tx.take() {
+                    let _ = t.send(Ok(()));
+                }
+                history_tx.blocking_send(sse_event(item)).is_ok()
+            });
+            if let Some(t) = started_tx.take() {
+                let _ = t.send(r.as_ref().map(|_| ()).map_err(Clone::clone));
+            }
+            r.map(|last| (last, feed))
+        });
+        match started.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "JOURNAL_UNAVAILABLE",
+                    format!("cannot read the journal: {e}"),
+                ))
+            }
+            Err(_) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "the journal scan for the event stream stopped unexpectedly",
+                ))
+            }
+        }
         let dir2 = s.journal_dir.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(1024);
         tokio::spawn(async move {
             let _listener = listener;
-            let mut feed = feed;
-            let mut sent = scanned.max(after);
-            for item in items.iter().filter(|i| keep(i)) {
-                if tx.send(sse_event(item)).await.is_err() {
+            // A scan that fails after its first items ends the stream (the client resumes with Last-Event-ID).
+            let (scanned, mut feed) = match history.await {
+                Ok(Ok(done)) => done,
+                Ok(Err(e)) if e == CLIENT_GONE => return,
+                Ok(Err(e)) => {
+                    tracing::warn!(
+                        "event stream: the journal scan failed part way ({e}); the stream ends"
+                    );
                     return;
                 }
-            }
+                Err(_) => return,
+            };
+            let mut sent = scanned.max(after);
             loop {
                 match live.recv().await {
                     Ok(batch) => {
@@ -348,11 +378,15 @@ pub async fn get_events(
                                 let dir = dir2.clone();
                                 let (from, to) = (sent, *first);
                                 let gap = tokio::task::spawn_blocking(move || {
-                                    let r = scan_range(&dir, &mut feed, from, to, from);
-                                    (r, feed)
+                                    let mut items = Vec::new();
+                                    let r = scan_range(&dir, &mut feed, (from, to), from, |i| {
+                                        items.push(i.clone());
+                                        true
+                                    });
+                                    (r.map(|_| items), feed)
                                 })
                                 .await;
-                                let Ok((Ok((items, _)), f)) = gap else {
+                                let Ok((Ok(items), f)) = gap else {
                                     return;
                                 };
                                 feed = f;

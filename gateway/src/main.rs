@@ -195,6 +195,10 @@ fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
     }
 }
 
+/// A `bulwark journal` subcommand: reads the journal in a directory, writes JSON lines, and says whether the
+/// journal passed.
+type JournalTool = fn(&std::path::Path, &mut dyn std::io::Write) -> std::io::Result<bool>;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -276,10 +280,7 @@ fn main() -> ExitCode {
         }
         Command::Ctl { url, action } => bulwark_gateway::ctl::run(&url, action.into()),
         Command::Journal { action } => {
-            let (args, f): (
-                &JournalArgs,
-                fn(&std::path::Path, &mut dyn std::io::Write) -> std::io::Result<bool>,
-            ) = match &action {
+            let (args, f): (&JournalArgs, JournalTool) = match &action {
                 JournalAction::Verify(a) => (a, tools::verify),
                 JournalAction::Dump(a) => (a, tools::dump),
                 JournalAction::Stats(a) => (a, tools::stats),

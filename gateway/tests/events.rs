@@ -1,6 +1,7 @@
 //! The event stream against the running binary: a client that disconnects and resumes with `Last-Event-ID`
 //! sees no gap and no duplicate (its two halves equal one uninterrupted read), also across a restart; the
-//! account filter; control actions appear with their actor.
+//! account filter; a history longer than the client's queue streams whole; control actions appear with their
+//! actor.
 mod common;
 use common::*;
 use serde_json::Value;
@@ -179,6 +180,57 @@ fn a_resumed_stream_has_no_gap_and_no_duplicate_also_across_a_restart() {
         (st, v["error"]["code"].as_str()),
         (404, Some("UNKNOWN_ACCOUNT"))
     );
+}
+
+#[test]
+fn a_history_longer_than_the_client_queue_streams_whole_in_order_then_goes_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    std::fs::write(&cfg, config(&dir.path().join("data"))).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    // More than the 1,024 events the gateway queues per client, so the history has to stream at the client's
+    // pace instead of being gathered first.
+    const ORDERS: usize = 1_300;
+    let mut posted = Vec::new();
+    for i in 0..ORDERS {
+        let account = if i % 2 == 0 { "A" } else { "B" };
+        posted.push(limit_order(
+            &base,
+            account,
+            &format!("{}.{:02}", 10 + i / 100, i % 100),
+        ));
+    }
+    // One stream: the whole history, then a live order posted while it is open.
+    let reader = {
+        let base = base.clone();
+        std::thread::spawn(move || read_events(&base, "", None, ORDERS + 1))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    posted.push(limit_order(&base, "A", "9.00"));
+    let all = reader.join().unwrap();
+    assert!(all.iter().all(|(_, k, _)| k == "order"), "only orders here");
+    let ids: Vec<u64> = all.iter().map(|e| e.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in journal order");
+    let order_ids: Vec<u64> = all
+        .iter()
+        .map(|(_, _, d)| d["order_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(order_ids, posted, "every order once, the live one last");
+
+    let only_b = read_events(&base, "?account=B", None, ORDERS / 2);
+    assert!(only_b.iter().all(|(_, _, d)| d["account"] == "B"));
+    let b_ids: Vec<u64> = only_b
+        .iter()
+        .map(|(_, _, d)| d["order_id"].as_u64().unwrap())
+        .collect();
+    let posted_b: Vec<u64> = posted[..ORDERS]
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .copied()
+        .collect();
+    assert_eq!(b_ids, posted_b);
 }
 
 /// Starts the gateway on [`config`] plus `extra`, sets AAPL to 100 and buys 10 at market for account A.
