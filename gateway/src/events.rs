@@ -2,7 +2,7 @@
 //! the journal. Each event's `id` is the journal sequence number of the record it comes from, so a client that
 //! reconnects with `Last-Event-ID: N` (or `?after=N`) resumes exactly after N: no gap, no duplicate. A new
 //! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, sending
-//! each item as it is read (at most [`HISTORY_QUEUED_EVENTS`] wait unread; the scan waits for the client, so
+//! each item as it is read (at most `HISTORY_QUEUED_EVENTS` wait unread; the scan waits for the client, so
 //! history costs no memory in proportion to its length), then continues live from the first sequence number it
 //! has not sent. `?account=` filters by account; a client
 //! that falls too far behind the live feed is disconnected and resumes from its last id.

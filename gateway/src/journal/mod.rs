@@ -358,7 +358,7 @@ impl Journal {
     }
 
     /// For the sequencer's idle spin, under `none`: takes the write fault of one page just ahead of the write
-    /// offset, so that a later append does not (see [`prefault::Prefaulter::step_on_writer`]). Returns whether
+    /// offset, so that a later append does not (see `prefault::Prefaulter::step_on_writer`). Returns whether
     /// there was one to take; a no-op under the other policies.
     pub fn prefault_idle_step(&mut self) -> bool {
         match &mut self.prefault {
@@ -368,7 +368,7 @@ impl Journal {
     }
 
     /// For the sequencer about to park: its next idle steps check the pages ahead again from the write offset
-    /// (see [`prefault::Prefaulter::rewind_steps`]).
+    /// (see `prefault::Prefaulter::rewind_steps`).
     pub fn prefault_rewind(&mut self) {
         if let Some(p) = &mut self.prefault {
             p.rewind_steps();
