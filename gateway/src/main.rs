@@ -44,7 +44,7 @@ enum Command {
         /// Override journal.durability.
         #[arg(long, value_enum)]
         durability: Option<DurabilityArg>,
-        /// Override fix.port (when [fix] is configured).
+        /// Override fix.port (when `[fix]` is configured).
         #[arg(long)]
         fix_port: Option<u16>,
     },
