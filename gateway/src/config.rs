@@ -487,7 +487,8 @@ pub struct FixSessionSection {
     /// The client's CompID.
     pub target_comp_id: String,
     /// Accounts this session may trade; tag 1 must name one of them, and without tag 1 the first is used.
-    /// An account belongs to at most one FIX session (so its orders' session is known after a restart).
+    /// An account belongs to at most one FIX session (so its orders' session is known after a restart), and the
+    /// accounts of one session share one client-order-id space (FIX: ClOrdID unique per session per day).
     pub accounts: Vec<String>,
     /// Cancel the session's working DAY orders when it drops without a Logout (spec §4.4).
     #[serde(default = "yes")]

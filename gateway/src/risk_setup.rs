@@ -5,10 +5,11 @@
 
 use crate::catalog::Catalog;
 use crate::config::{AccountType, AssetClassName, Config, LimitsSection};
-use bulwark_model::{Notional, Qty};
+use bulwark_model::{AccountId, Notional, Qty};
 use bulwark_risk::calendar::{Calendar, CalendarSpec};
 use bulwark_risk::prop::{FirmTemplate, PropAccount};
 use bulwark_risk::{AccountRisk, AssetClass, EngineConfig, Limits, PdtSettings, SymbolRisk};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// (file name, contents) of the shipped calendars.
@@ -260,6 +261,22 @@ fn limits(l: &LimitsSection) -> Limits {
     }
 }
 
+/// The accounts that share a client-order-id space with another: those of a FIX session with several
+/// accounts, each mapped to the session's first (FIX asks ClOrdIDs to be unique per session per day). An account
+/// belongs to at most one FIX session (checked at load time).
+fn cl_ord_scopes(config: &Config, catalog: &Catalog) -> HashMap<String, AccountId> {
+    let mut scopes = HashMap::new();
+    for session in config.fix.iter().flat_map(|f| &f.sessions) {
+        let Some(first) = session.accounts.first().and_then(|n| catalog.account(n)) else {
+            continue;
+        };
+        for name in session.accounts.iter().skip(1) {
+            scopes.insert(name.clone(), first);
+        }
+    }
+    scopes
+}
+
 /// The engine configuration and the day boundaries (index = `Timer::DayRoll::boundary`). The config was
 /// validated at load time, so every name here resolves.
 pub fn engine_config(
@@ -291,6 +308,7 @@ pub fn engine_config(
         })
         .collect();
     let default_limits = config.limits.get("default").map(limits).unwrap_or_default();
+    let cl_ord_scope = cl_ord_scopes(config, catalog);
     let mut accounts = Vec::with_capacity(config.accounts.len());
     for a in &config.accounts {
         let lim = match &a.limits {
@@ -354,6 +372,7 @@ pub fn engine_config(
                 let end = crate::config::parse_hhmm(&w.end)?;
                 Some(cal.window_intervals(start, end).into())
             }),
+            cl_ord_scope: cl_ord_scope.get(&a.name).copied(),
         });
     }
     debug_assert_eq!(accounts.len(), catalog.account_count());

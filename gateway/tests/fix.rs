@@ -67,6 +67,9 @@ initial_balance_usd = 100000000
 [[accounts]]
 name = "ACC3"
 initial_balance_usd = 100000000
+[[accounts]]
+name = "ACC4"
+initial_balance_usd = 100000000
 
 [[symbols]]
 name = "AAPL"
@@ -97,7 +100,7 @@ log_messages = true
 begin_string = "FIX.4.4"
 sender_comp_id = "{GW}"
 target_comp_id = "CLI44"
-accounts = ["ACC1"]
+accounts = ["ACC1", "ACC4"]
 
 [[fix.sessions]]
 begin_string = "FIX.4.2"
@@ -558,13 +561,28 @@ fn a_kill_at_session_scope_stops_that_sessions_accounts_only() {
 }
 
 #[test]
-fn fx_9_reusing_the_clordid_of_an_active_order_is_a_duplicate() {
+fn fx_9_reusing_the_clordid_of_an_active_order_is_a_duplicate_on_any_account_of_the_session() {
     let rig = Rig::start();
     let mut c = rig.client("FIX.4.4", "CLI44");
-    let er = order(&mut c, &nos("D-1", "ACC1", "1", "10", Some("180.00"), "0"));
+    let er = order(&mut c, &nos("S-1", "ACC1", "1", "10", Some("180.00"), "0"));
     assert_eq!(er.get(150), Some("0"));
-    let er = order(&mut c, &nos("D-1", "ACC1", "1", "20", Some("181.00"), "0"));
+    let er = order(&mut c, &nos("S-1", "ACC1", "1", "20", Some("181.00"), "0"));
     assert_tags(&er, &[(150, "8"), (39, "8"), (103, "6")]);
+    // The session's other account: the same ClOrdID is a duplicate (FIX: unique per session per day).
+    let er = order(&mut c, &nos("S-1", "ACC4", "1", "10", Some("180.00"), "0"));
+    assert_tags(&er, &[(150, "8"), (39, "8"), (103, "6"), (1, "ACC4")]);
+    let er = order(&mut c, &nos("S-2", "ACC4", "1", "10", Some("180.00"), "0"));
+    assert_eq!(
+        er.get(150),
+        Some("0"),
+        "a fresh ClOrdID on ACC4 is accepted"
+    );
+    // Another session may use it.
+    let mut c42 = rig.client("FIX.4.2", "CLI42");
+    let mut fields = nos("S-1", "ACC2", "1", "10", Some("180.00"), "0");
+    fields.push((21, "1".into()));
+    let er = order(&mut c42, &fields);
+    assert_eq!(er.get(150), Some("0"), "{er:?}");
 }
 
 #[test]

@@ -194,8 +194,9 @@ impl Engine {
                 ));
             }
         }
-        // DUP: a reused client order id, or an identical order within the window.
-        if self.find_by_cl_ord_id(o.account, &o.cl_ord_id).is_some() {
+        // DUP: a reused client order id (in the account's client-order-id space), or an identical order
+        // within the window.
+        if self.cl_ord_id_holder(o.account, &o.cl_ord_id).is_some() {
             return Some(Reject::plain(RuleId::Dup, RejectReason::Duplicate));
         }
         if limits.dup_window_ns > 0 {

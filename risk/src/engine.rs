@@ -443,6 +443,12 @@ impl Engine {
             .max()
             .unwrap_or(1);
         let symbols_n = config.symbols.len();
+        let cl_ord_scope: Vec<AccountId> = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.cl_ord_scope.unwrap_or(AccountId(i as u32)))
+            .collect();
         let accounts = config
             .accounts
             .into_iter()
@@ -489,7 +495,7 @@ impl Engine {
                 v.clear();
                 v
             },
-            cl_ord_index: ClOrdIndex::with_capacity(config.orders_reserved),
+            cl_ord_index: ClOrdIndex::with_capacity(config.orders_reserved, cl_ord_scope),
             // One book per (account, symbol) traded, sized for as many as orders reserved and touched once,
             // so that neither a rehash of the whole table nor first-touch page faults land on the hot path.
             books: Books::with_capacity(
@@ -610,8 +616,15 @@ impl Engine {
             .and_then(|i| self.orders.get(i))
     }
 
+    /// The order of `account` that holds client order id `cl` (working, or finished today).
     pub fn find_by_cl_ord_id(&self, account: AccountId, cl: &ClOrdId) -> Option<OrderId> {
         self.cl_ord_index.find(&self.orders, account, cl)
+    }
+
+    /// The order that holds `cl` in `account`'s client-order-id space: the account's own, or, for the accounts
+    /// of one FIX session, the session's ([`AccountRisk::cl_ord_scope`]).
+    pub fn cl_ord_id_holder(&self, account: AccountId, cl: &ClOrdId) -> Option<OrderId> {
+        self.cl_ord_index.find_in_space(&self.orders, account, cl)
     }
 
     /// All orders, in id order.
@@ -1437,7 +1450,8 @@ impl Engine {
             ts_ns,
             out,
         );
-        // Client order ids are unique per account per trading day: ids of finished orders become free again.
+        // Client order ids are unique per account (or FIX session) per trading day: ids of finished orders become
+        // free again.
         self.cl_ord_index
             .retain(&self.orders, |o| o.status.is_working());
     }

@@ -4,7 +4,7 @@
 
 use crate::calendar::Calendar;
 use crate::prop::PropAccount;
-use bulwark_model::{Notional, Px, Qty};
+use bulwark_model::{AccountId, Notional, Px, Qty};
 
 /// One account's pre-trade limits (spec §4.2 defaults where the spec gives them).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,6 +157,9 @@ pub struct AccountRisk {
     /// The account may trade only inside these UTC intervals (ns, sorted, disjoint): its configured trading
     /// window on each trading day of a calendar. `None`: no window.
     pub trading_window: Option<std::sync::Arc<[(i64, i64)]>>,
+    /// The account whose client-order-id space this one shares: the first account of its FIX session when
+    /// that session has several (FIX asks ClOrdIDs to be unique per session per day). `None`: its own.
+    pub cl_ord_scope: Option<AccountId>,
 }
 
 impl AccountRisk {
@@ -182,6 +185,7 @@ impl Default for AccountRisk {
             max_position_lots: None,
             pdt: PdtSettings::default(),
             trading_window: None,
+            cl_ord_scope: None,
         }
     }
 }

@@ -264,74 +264,108 @@ impl PartialEq for Books {
     }
 }
 
-/// Client order id (per account) to order: an index table over the engine's order table, whose orders carry
-/// the key. The order an entry points to must keep its account and client order id while indexed (a replace
-/// removes the entry, changes the id, and inserts it again).
+/// Client order id to order, per client-order-id space: an index table over the engine's order table, whose
+/// orders carry the key. A space is one account, or the accounts of one FIX session, which share one (FIX asks
+/// ClOrdIDs to be unique per session): `scope` maps each account to the first account of its space. The order an
+/// entry points to must keep its account and client order id while indexed (a replace removes the entry,
+/// changes the id, and inserts it again).
 #[derive(Clone, Debug)]
 pub(crate) struct ClOrdIndex {
     index: IndexTable,
+    scope: Vec<AccountId>,
 }
 
-fn is_order<'a>(
-    orders: &'a [Order],
-    account: AccountId,
-    cl: &ClOrdId,
-) -> impl Fn(u32) -> bool + 'a {
-    let cl = *cl;
+/// An indexed order's hash, from the order itself (for the table's moves).
+fn order_hash<'a>(orders: &'a [Order], scope: &'a [AccountId]) -> impl Fn(u32) -> u64 + 'a {
     move |i| {
         let o = &orders[i as usize];
-        o.account == account && o.cl_ord_id == cl
-    }
-}
-
-fn order_hash(orders: &[Order]) -> impl Fn(u32) -> u64 + '_ {
-    |i| {
-        let o = &orders[i as usize];
-        cl_ord_hash(o.account, &o.cl_ord_id)
+        let space = scope
+            .get(o.account.0 as usize)
+            .copied()
+            .unwrap_or(o.account);
+        cl_ord_hash(space, &o.cl_ord_id)
     }
 }
 
 impl ClOrdIndex {
-    /// Room for `capacity` entries, touched once (see [`IndexTable::with_capacity`]).
-    pub(crate) fn with_capacity(capacity: usize) -> ClOrdIndex {
+    /// Room for `capacity` entries, touched once (see [`IndexTable::with_capacity`]); `scope[a]` is the space
+    /// of account `a` (see [`ClOrdIndex`]).
+    pub(crate) fn with_capacity(capacity: usize, scope: Vec<AccountId>) -> ClOrdIndex {
         ClOrdIndex {
             index: IndexTable::with_capacity(capacity),
+            scope,
         }
     }
 
+    /// The client-order-id space of `account` (an account the table does not know is its own space).
+    fn space(&self, account: AccountId) -> AccountId {
+        self.scope
+            .get(account.0 as usize)
+            .copied()
+            .unwrap_or(account)
+    }
+
+    fn hash_of(&self, account: AccountId, cl: &ClOrdId) -> u64 {
+        cl_ord_hash(self.space(account), cl)
+    }
+
+    /// The indexed order with `cl` in `account`'s space, whichever account of the space it belongs to.
+    pub(crate) fn find_in_space(
+        &self,
+        orders: &[Order],
+        account: AccountId,
+        cl: &ClOrdId,
+    ) -> Option<OrderId> {
+        let space = self.space(account);
+        let cl = *cl;
+        self.index
+            .find(cl_ord_hash(space, &cl), |i| {
+                let o = &orders[i as usize];
+                o.cl_ord_id == cl && self.space(o.account) == space
+            })
+            .map(|i| OrderId(u64::from(i) + 1))
+    }
+
+    /// The indexed order of `account` with `cl`.
     pub(crate) fn find(
         &self,
         orders: &[Order],
         account: AccountId,
         cl: &ClOrdId,
     ) -> Option<OrderId> {
-        self.index
-            .find(cl_ord_hash(account, cl), is_order(orders, account, cl))
-            .map(|i| OrderId(u64::from(i) + 1))
+        self.find_in_space(orders, account, cl)
+            .filter(|id| orders[(id.0 - 1) as usize].account == account)
     }
 
-    /// Indexes order `id` under its account and client order id (the caller has checked it is not indexed).
+    /// Indexes order `id` under its space and client order id (the caller has checked it is not indexed).
     pub(crate) fn insert(&mut self, orders: &[Order], id: OrderId) {
         let i = u32::try_from(id.0 - 1).expect("fewer than 2^32 orders");
-        self.index
-            .insert(order_hash(orders)(i), i, order_hash(orders));
+        let o = &orders[i as usize];
+        let hash = self.hash_of(o.account, &o.cl_ord_id);
+        let scope = &self.scope;
+        self.index.insert(hash, i, order_hash(orders, scope));
     }
 
     /// Removes the entry of `account`'s `cl`, if any.
     pub(crate) fn remove(&mut self, orders: &[Order], account: AccountId, cl: &ClOrdId) {
-        self.index
-            .remove(cl_ord_hash(account, cl), is_order(orders, account, cl));
+        let hash = self.hash_of(account, cl);
+        let cl = *cl;
+        self.index.remove(hash, |i| {
+            let o = &orders[i as usize];
+            o.account == account && o.cl_ord_id == cl
+        });
     }
 
     /// Keeps the entries whose order `keep` accepts.
     pub(crate) fn retain(&mut self, orders: &[Order], keep: impl Fn(&Order) -> bool) {
+        let scope = &self.scope;
         self.index
-            .retain(|i| keep(&orders[i as usize]), order_hash(orders));
+            .retain(|i| keep(&orders[i as usize]), order_hash(orders, scope));
     }
 
     /// Asks the CPU for the home slot of `account`'s `cl`.
     pub(crate) fn prefetch(&self, account: AccountId, cl: &ClOrdId) {
-        self.index.prefetch(cl_ord_hash(account, cl));
+        self.index.prefetch(self.hash_of(account, cl));
     }
 
     fn sorted(&self) -> Vec<u32> {

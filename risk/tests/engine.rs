@@ -579,3 +579,79 @@ fn a_venue_kill_stops_every_symbol_routed_to_it() {
     );
     assert_eq!(e.venue_kills().len(), 1);
 }
+
+/// Accounts 0 and 1 share a client-order-id space (one FIX session); account 2 has its own.
+#[test]
+fn accounts_of_one_fix_session_share_one_client_order_id_space() {
+    let shared = |scope: Option<u32>| AccountRisk {
+        cl_ord_scope: scope.map(AccountId),
+        ..account(Limits {
+            dup_window_ns: 0,
+            ..Limits::default()
+        })
+    };
+    let mut e = engine_with(vec![shared(None), shared(Some(0)), shared(None)], 1);
+    price(&mut e, 0, "5", 0);
+    let on = |account: u32, cl: &str| {
+        let mut o = order(Side::Buy, 1, Some("4.90"));
+        o.account = account;
+        o.cl = cl.into();
+        o.event()
+    };
+    let a = decide(&mut e, &on(0, "X"), 1);
+    assert_eq!(a.verdict, Verdict::Accept);
+    // The same ClOrdID on the other account of the session is a duplicate; on an account outside it, it is not.
+    assert_eq!(
+        reason(&decide(&mut e, &on(1, "X"), 2)),
+        Some(RejectReason::Duplicate)
+    );
+    assert_eq!(decide(&mut e, &on(2, "X"), 3).verdict, Verdict::Accept);
+    // A cancel by ClOrdID finds only the account's own order.
+    let cancel_x = |account: u32| {
+        Event::CancelOrder(CancelOrder {
+            account: AccountId(account),
+            target: CancelTarget::ByClOrdId(ClOrdId::try_new("X").unwrap()),
+            ingress: Ingress::Fix,
+            cl_ord_id: None,
+        })
+    };
+    assert_eq!(
+        e.find_by_cl_ord_id(AccountId(1), &ClOrdId::try_new("X").unwrap()),
+        None
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &cancel_x(1), 4)),
+        Some(RejectReason::UnknownOrder)
+    );
+    // A replace moves account 0's order to a new ClOrdID, which frees X for the session.
+    let replace = Event::ReplaceOrder(ReplaceOrder {
+        account: AccountId(0),
+        target: CancelTarget::ByClOrdId(ClOrdId::try_new("X").unwrap()),
+        cl_ord_id: ClOrdId::try_new("Y").unwrap(),
+        qty: qty(2),
+        limit_px: Some(px("4.90")),
+    });
+    assert_eq!(decide(&mut e, &replace, 5).verdict, Verdict::Accept);
+    assert_eq!(
+        reason(&decide(&mut e, &on(1, "Y"), 6)),
+        Some(RejectReason::Duplicate),
+        "Y is now held in the session"
+    );
+    let b = decide(&mut e, &on(1, "X"), 7);
+    assert_eq!(b.verdict, Verdict::Accept);
+    assert_eq!(
+        e.find_by_cl_ord_id(AccountId(1), &ClOrdId::try_new("X").unwrap()),
+        Some(b.order)
+    );
+    assert_eq!(
+        decide(&mut e, &cancel_x(0), 8).order,
+        OrderId(0),
+        "account 0 holds Y now, not X"
+    );
+    assert_eq!(decide(&mut e, &cancel_x(1), 9).verdict, Verdict::Accept);
+    assert_eq!(
+        a.order,
+        e.find_by_cl_ord_id(AccountId(0), &ClOrdId::try_new("Y").unwrap())
+            .unwrap()
+    );
+}

@@ -73,6 +73,7 @@ fn engine(orders: usize, accounts_n: u32, instruments_n: u32, throttle_max: u32)
                     calendar: Some(xnys),
                 },
                 trading_window: None,
+                cl_ord_scope: None,
             }
         })
         .collect();
