@@ -185,69 +185,151 @@ pub struct SequencerOptions {
     pub venue_ring_capacity: usize,
 }
 
+/// What to do when replay decides a new order or a replace differently from the journal (the configuration
+/// changed since, say a limit was lowered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Stop with `replay diverged at seq N`: for tests and tools that prove a journal replays as it was made.
+    Strict,
+    /// Keep the journal's decision and count the difference (the gateway's start: what was acknowledged stays
+    /// so). A different decision on a cancel or a control request still stops: the configuration does not
+    /// decide those, so only a build that decides differently would.
+    KeepJournaled,
+}
+
+/// A journal replayed into an engine.
+#[derive(Debug)]
+pub struct Recovered {
+    pub journal: Journal,
+    pub engine: Engine,
+    pub signals: SignalLog,
+    pub report: RecoveryReport,
+    /// Journaled decisions whose outcome (accepted or rejected) this configuration would have made differently
+    /// (kept under [`Replay::KeepJournaled`]), and the first few of them described.
+    pub overridden: u64,
+    pub overridden_first: Vec<String>,
+}
+
+/// How many overridden decisions [`Recovered`] describes.
+const OVERRIDDEN_DESCRIBED_MAX: usize = 5;
+
 /// Replays the journal into `engine` (fresh from its configuration), checking every journaled decision against
-/// the one this build makes.
+/// the one this build makes, strictly ([`Replay::Strict`]).
 pub fn recover(
     options: JournalOptions,
     catalog: &Catalog,
     engine: Engine,
 ) -> Result<(Journal, Engine, RecoveryReport), JournalError> {
-    recover_with_signals(options, catalog, engine).map(|(j, e, _, r)| (j, e, r))
+    recover_with_signals(options, catalog, engine, Replay::Strict)
+        .map(|r| (r.journal, r.engine, r.report))
 }
 
-/// [`recover`], also rebuilding the webhook signal log (idempotency keys of the last 24 hours).
+/// [`recover`] under `policy`, also rebuilding the webhook signal log (idempotency keys of the last 24 hours).
+/// A request is applied when its decision record (the next record) is read, under that decision; a request
+/// whose decision never reached the journal (a crash between the two) is decided again.
 pub fn recover_with_signals(
     options: JournalOptions,
     catalog: &Catalog,
     mut engine: Engine,
-) -> Result<(Journal, Engine, SignalLog, RecoveryReport), JournalError> {
+    policy: Replay,
+) -> Result<Recovered, JournalError> {
     let mut signals = SignalLog::default();
     let mut remap: Option<Remap> = None;
-    let mut expected: Option<(u64, Decision)> = None;
+    // A request read and remapped, waiting for its decision: (seq, timestamp, event).
+    let mut pending: Option<(u64, i64, Event)> = None;
+    let mut overridden = 0u64;
+    let mut overridden_first = Vec::new();
     let mut scratch = Vec::new();
     let (journal, report) = Journal::open(options, |seq, ts_ns, mut event| {
+        if let Event::Decision(d) = &event {
+            let Some((req_seq, req_ts, req)) = pending.take() else {
+                return Err(format!(
+                    "journal record seq {seq} is a decision with no request before it"
+                ));
+            };
+            let own = engine.apply_journaled(&req, req_ts, d, &mut scratch);
+            scratch.clear();
+            return match own {
+                Some(own) if own == *d => Ok(()),
+                Some(own)
+                    if policy == Replay::KeepJournaled
+                        && own.order == d.order
+                        && matches!(req, Event::NewOrder(_) | Event::ReplaceOrder(_)) =>
+                {
+                    // A reject that would now cite other numbers (or another rule) is still a reject: only a
+                    // changed outcome is worth an operator's attention.
+                    if (own.verdict == Verdict::Accept) == (d.verdict == Verdict::Accept) {
+                        return Ok(());
+                    }
+                    overridden += 1;
+                    if overridden_first.len() < OVERRIDDEN_DESCRIBED_MAX {
+                        let say = |v: &Verdict| match v {
+                            Verdict::Accept => "accepted".to_string(),
+                            Verdict::Reject(r) => format!("rejected ({})", r.text()),
+                        };
+                        overridden_first.push(format!(
+                            "order {} (request at seq {req_seq}) was {} and would now be {}",
+                            d.order.0,
+                            say(&d.verdict),
+                            say(&own.verdict)
+                        ));
+                    }
+                    Ok(())
+                }
+                own => Err(format!(
+                    "replay diverged at seq {seq}: the journal's decision for the request at seq {req_seq} is {d:?}, this build decides {own:?}"
+                )),
+            };
+        }
+        // A request still waiting had no decision record: decide it again.
+        if let Some((_, req_ts, req)) = pending.take() {
+            engine.apply(&req, req_ts, &mut scratch);
+            scratch.clear();
+        }
         match &event {
             Event::Boot(boot) => {
                 remap = Some(Remap::new(boot, catalog));
-                expected = None;
                 signals.replay_close();
                 return Ok(());
             }
             Event::Signal(sig) => {
                 signals.replay_signal(sig.key, sig.children, seq, ts_ns);
-                expected = None;
                 return Ok(());
             }
             Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) => {
                 signals.replay_request()
             }
-            Event::Decision(d) => {
-                return match expected.take() {
-                    Some((_, want)) if want == *d => Ok(()),
-                    Some((req, want)) => Err(format!(
-                        "replay diverged at seq {seq}: the journal's decision for the request at seq {req} is {d:?}, this build decides {want:?}"
-                    )),
-                    None => Err(format!("journal record seq {seq} is a decision with no request before it")),
-                };
-            }
             _ => {}
         }
-        // A request whose decision never reached the journal (a crash between the two) is decided again here.
-        expected = None;
         let Some(remap) = remap.as_ref() else {
             return Err(format!(
                 "journal record seq {seq} comes before any boot record"
             ));
         };
         remap.apply(&mut event)?;
-        if let Some(d) = engine.apply(&event, ts_ns, &mut scratch) {
-            expected = Some((seq, d));
+        if matches!(
+            event,
+            Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) | Event::Control(_)
+        ) {
+            pending = Some((seq, ts_ns, event));
+            return Ok(());
         }
+        engine.apply(&event, ts_ns, &mut scratch);
         scratch.clear();
         Ok(())
     })?;
+    if let Some((_, req_ts, req)) = pending.take() {
+        engine.apply(&req, req_ts, &mut scratch);
+    }
     signals.replay_close();
-    Ok((journal, engine, signals, report))
+    Ok(Recovered {
+        journal,
+        engine,
+        signals,
+        report,
+        overridden,
+        overridden_first,
+    })
 }
 
 /// The commands that rebuild a venue's view after a restart: reference prices, then every working order.

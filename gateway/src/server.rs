@@ -62,12 +62,29 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::from_config(&config));
     let started = std::time::Instant::now();
     let (engine_config, boundaries) = crate::risk_setup::engine_config(&config, &catalog)?;
-    let (journal, engine, signals, report) = sequencer::recover_with_signals(
+    let recovered = sequencer::recover_with_signals(
         journal_options(&config),
         &catalog,
         bulwark_risk::Engine::with_config(engine_config),
+        sequencer::Replay::KeepJournaled,
     )
     .context("journal recovery failed; the gateway will not start")?;
+    if recovered.overridden > 0 {
+        tracing::warn!(
+            "journal replay kept {} journaled decision(s) that this configuration would make differently (a limit \
+             changed since they were made); orders stand as they were acknowledged, and new orders are checked \
+             against the new configuration. First: {}",
+            recovered.overridden,
+            recovered.overridden_first.join("; ")
+        );
+    }
+    let sequencer::Recovered {
+        journal,
+        engine,
+        signals,
+        report,
+        ..
+    } = recovered;
     if let Some(torn) = &report.torn_tail {
         tracing::warn!(
             "journal had a torn final record in {} at byte offset {} ({}); it was never acknowledged and has been truncated",

@@ -408,3 +408,125 @@ fn crash_kill9_durability_interval() {
 fn crash_kill9_durability_sync() {
     crash_test("sync");
 }
+
+/// A risk officer lowers a limit and restarts: the gateway starts, the order the journal accepted under the
+/// old limit is still working (what was acknowledged stays so), the log says one journaled decision was kept,
+/// and new orders meet the new limit. A raised limit does not turn a journaled reject into an order either.
+#[test]
+fn a_restart_under_a_changed_limit_keeps_every_journaled_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    let config = |max_qty: u32| {
+        format!(
+            r#"
+[gateway]
+data_dir = "{}"
+http_listen = "127.0.0.1:0"
+[limits.default]
+max_order_qty = {max_qty}
+reference_max_age_ms = 0
+[[accounts]]
+name = "A"
+initial_balance_usd = 10000000
+[[symbols]]
+name = "AAPL"
+calendar = "ALWAYS"
+"#,
+            dir.path().join("data").display()
+        )
+    };
+    let order = |base: &str, qty: u32| {
+        // A price of its own per quantity, so that no order is identical to an earlier one.
+        post(
+            &agent(),
+            &format!("{base}/api/v1/orders"),
+            &format!(
+                r#"{{"account":"A","symbol":"AAPL","side":"buy","qty":{qty},"type":"limit","limit_price":"{}","tif":"gtc"}}"#,
+                90 + qty % 7
+            ),
+        )
+    };
+    let status_of = |base: &str, id: u64| {
+        let (_, orders) = get(&agent(), &format!("{base}/api/v1/orders?account=A"));
+        orders["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["order_id"] == id)
+            .map(|o| o["status"].as_str().unwrap().to_string())
+    };
+    std::fs::write(&cfg, config(1_000)).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    post(
+        &agent(),
+        &format!("{base}/api/v1/prices"),
+        r#"{"symbol":"AAPL","price":"100"}"#,
+    );
+    let (st, v) = order(&base, 100);
+    assert_eq!(st, 201, "{v}");
+    let accepted = v["order_id"].as_u64().unwrap();
+    let (st, v) = order(&base, 5_000);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("MAX_ORDER_QTY")),
+        "{v}"
+    );
+    let rejected = v["error"]["order"]["order_id"].as_u64().unwrap();
+    gw.kill9();
+
+    // Lowered below the accepted order's quantity.
+    std::fs::write(&cfg, config(10)).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    assert_eq!(status_of(&base, accepted).as_deref(), Some("new"));
+    assert_eq!(status_of(&base, rejected).as_deref(), Some("rejected"));
+    let log = gw.log();
+    assert!(
+        log.contains("journal replay kept 1 journaled decision(s)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("order {accepted} (request at seq")),
+        "{log}"
+    );
+    let (st, v) = order(&base, 101);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("MAX_ORDER_QTY")),
+        "{v}"
+    );
+    gw.kill9();
+
+    // Raised above the rejected order's quantity: it stays rejected.
+    std::fs::write(&cfg, config(10_000)).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    assert_eq!(status_of(&base, rejected).as_deref(), Some("rejected"));
+    assert_eq!(status_of(&base, accepted).as_deref(), Some("new"));
+    let log = gw.log();
+    // Orders 2 and 3 (both rejected under lower limits) would be accepted now.
+    assert!(
+        log.contains("journal replay kept 2 journaled decision(s)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("order {rejected} (request at seq")),
+        "{log}"
+    );
+    let (ok, lines) = journal_tool("verify", &dir.path().join("data").join("journal"));
+    assert!(ok, "journal verify failed: {lines:?}");
+    drop(gw);
+
+    // The strict replay (for tools and tests) still names the first decision this configuration changes.
+    let config = bulwark_gateway::config::load(Some(&cfg)).unwrap();
+    let catalog = bulwark_gateway::catalog::Catalog::from_config(&config);
+    let (engine_config, _) = bulwark_gateway::risk_setup::engine_config(&config, &catalog).unwrap();
+    let strict = bulwark_gateway::sequencer::recover(
+        bulwark_gateway::server::journal_options(&config),
+        &catalog,
+        bulwark_risk::Engine::with_config(engine_config),
+    );
+    let err = strict.err().expect("a strict replay refuses").to_string();
+    assert!(err.contains("replay diverged at seq 8"), "{err}");
+}

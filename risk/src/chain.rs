@@ -39,29 +39,42 @@ impl Engine {
         ts_ns: i64,
         out: &mut Vec<Output>,
     ) -> Verdict {
-        match self.first_failure(o, ts_ns, out) {
+        let own = match self.first_failure(o, ts_ns, out) {
             Some(r) => Verdict::Reject(r),
-            None => {
-                let acct = &mut self.accounts[o.account.0 as usize];
-                let slot = acct.recent_next;
-                acct.recent_fp[slot] =
-                    RecentOrder::fingerprint(o.symbol, o.side, o.ord_type, o.qty, o.limit_px);
-                acct.recent[slot] = Some(RecentOrder {
-                    ts_ns,
-                    symbol: o.symbol,
-                    side: o.side,
-                    ord_type: o.ord_type,
-                    qty: o.qty,
-                    limit_px: o.limit_px,
-                });
-                acct.recent_next = if slot + 1 == acct.recent.len() {
-                    0
-                } else {
-                    slot + 1
-                };
-                Verdict::Accept
+            None => Verdict::Accept,
+        };
+        // Replaying: the journal's verdict stands (see `Engine::apply_journaled`), unless the order cannot be
+        // held at all.
+        let structural = matches!(own, Verdict::Reject(r)
+            if matches!(r.reason, RejectReason::UnknownAccount | RejectReason::UnknownSymbol));
+        let verdict = match self.journaled_verdict.take() {
+            Some(journaled) if !structural => {
+                self.own_verdict = Some(own);
+                journaled
             }
+            _ => own,
+        };
+        if verdict != Verdict::Accept {
+            return verdict;
         }
+        let acct = &mut self.accounts[o.account.0 as usize];
+        let slot = acct.recent_next;
+        acct.recent_fp[slot] =
+            RecentOrder::fingerprint(o.symbol, o.side, o.ord_type, o.qty, o.limit_px);
+        acct.recent[slot] = Some(RecentOrder {
+            ts_ns,
+            symbol: o.symbol,
+            side: o.side,
+            ord_type: o.ord_type,
+            qty: o.qty,
+            limit_px: o.limit_px,
+        });
+        acct.recent_next = if slot + 1 == acct.recent.len() {
+            0
+        } else {
+            slot + 1
+        };
+        Verdict::Accept
     }
 
     fn first_failure(&mut self, o: &NewOrder, ts_ns: i64, out: &mut Vec<Output>) -> Option<Reject> {

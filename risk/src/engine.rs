@@ -383,6 +383,10 @@ pub struct Engine {
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
     pub(crate) prop_holders: Vec<Vec<AccountId>>,
+    /// While [`Engine::apply_journaled`] runs: the journal's verdict, which the pre-trade chain applies in
+    /// place of its own, and the chain's own verdict, kept for the caller. `None` otherwise.
+    pub(crate) journaled_verdict: Option<Verdict>,
+    pub(crate) own_verdict: Option<Verdict>,
 }
 
 /// An empty order table whose reserved memory has been touched once, so that the first orders after start do
@@ -522,6 +526,8 @@ impl Engine {
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
             prop_holders: vec![Vec::new(); limits.symbols],
+            journaled_verdict: None,
+            own_verdict: None,
             config_symbols: config.symbols,
             calendars: config.calendars,
         }
@@ -722,6 +728,30 @@ impl Engine {
         if i < self.working_pos.capacity() {
             prefetch(self.working_pos.as_ptr().wrapping_add(i));
         }
+    }
+
+    /// Replays a journaled request under the decision the journal holds for it. The pre-trade chain runs as in
+    /// [`Engine::apply`] (so the state its checks keep, such as rate rings, follows), but a new order's or a
+    /// replace's verdict is the journal's: what was acknowledged stays so when the configuration has changed
+    /// since (a lowered limit must not undo an accepted order, nor stop a restart). Returns the decision this
+    /// engine makes on its own, for the caller to compare with `journaled`; it differs only if the
+    /// configuration or the build did. A structural reject (unknown account or symbol) is never overridden.
+    pub fn apply_journaled(
+        &mut self,
+        event: &Event,
+        ts_ns: i64,
+        journaled: &Decision,
+        out: &mut Vec<Output>,
+    ) -> Option<Decision> {
+        self.journaled_verdict = Some(journaled.verdict);
+        self.own_verdict = None;
+        let applied = self.apply(event, ts_ns, out);
+        self.journaled_verdict = None;
+        let own = self.own_verdict.take();
+        applied.map(|d| match own {
+            Some(verdict) => Decision { verdict, ..d },
+            None => d,
+        })
     }
 
     /// Applies one journaled event. Requests (new order, cancel, control) return the decision to journal.
