@@ -2,9 +2,9 @@
 //! the journal. Each event's `id` is the journal sequence number of the record it comes from, so a client that
 //! reconnects with `Last-Event-ID: N` (or `?after=N`) resumes exactly after N: no gap, no duplicate. A new
 //! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, sending
-//! each item as it is read (at most `HISTORY_QUEUED_EVENTS` wait unread; the scan waits for the client, so
-//! history costs no memory in proportion to its length), then continues live from the first sequence number it
-//! has not sent. `?account=` filters by account; a client
+//! each item as it is read (at most `HISTORY_QUEUED_EVENTS` wait unread, and the scan waits for the client: it
+//! holds one journal segment and a small entry per order, never the events themselves; at most
+//! `HISTORY_SCANS_MAX` scans run at once), then continues live from the first sequence number it has not sent. `?account=` filters by account; a client
 //! that falls too far behind the live feed is disconnected and resumes from its last id.
 
 use crate::catalog::{Catalog, Remap};
@@ -254,8 +254,38 @@ fn scan_range(
     Ok(last)
 }
 
-/// Why a scan for a client stopped early.
-const CLIENT_GONE: &str = "the client closed the stream";
+/// Why a scan for a client stopped early: it closed the stream, or took nothing for [`HISTORY_CLIENT_STALL`].
+const CLIENT_GONE: &str = "the client stopped reading the stream";
+
+/// History scans that may run at once; more clients wait for a turn. A scan holds a blocking thread (of the
+/// pool the day-roll timer and the safety controls also use) while its client reads, and one journal segment in
+/// memory, so their number is bounded.
+const HISTORY_SCANS_MAX: usize = 8;
+static HISTORY_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HISTORY_SCANS_MAX);
+
+/// A client that takes no event for this long while its history streams is disconnected, freeing its scan's
+/// turn; it resumes with `Last-Event-ID`.
+const HISTORY_CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Hands `event` to a client's queue from a blocking thread, waiting while the queue is full, for at most
+/// [`HISTORY_CLIENT_STALL`]. False when the client is gone or stalled.
+fn send_blocking(tx: &tokio::sync::mpsc::Sender<SseEvent>, mut event: SseEvent) -> bool {
+    use tokio::sync::mpsc::error::TrySendError;
+    let since = std::time::Instant::now();
+    loop {
+        match tx.try_send(event) {
+            Ok(()) => return true,
+            Err(TrySendError::Closed(_)) => return false,
+            Err(TrySendError::Full(back)) => {
+                if since.elapsed() > HISTORY_CLIENT_STALL {
+                    return false;
+                }
+                event = back;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+}
 
 fn sse_event(item: &Item) -> SseEvent {
     SseEvent::default()
@@ -317,7 +347,15 @@ pub async fn get_events(
         let dir = s.journal_dir.clone();
         let mut feed = Feed::new(s.catalog.clone(), s.groups.clone());
         let history_tx = tx.clone();
+        let turn = HISTORY_SCANS.acquire().await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "the event stream's history scans are closed",
+            )
+        })?;
         let history = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut started_tx = Some(started_tx);
             let r = scan_range(&dir, &mut feed, (0, u64::MAX), after, |item| {
                 if !keep(item) {
@@ -326,7 +364,7 @@ pub async fn get_events(
                 if let Some(t) = started_tx.take() {
                     let _ = t.send(Ok(()));
                 }
-                history_tx.blocking_send(sse_event(item)).is_ok()
+                send_blocking(&history_tx, sse_event(item))
             });
             if let Some(t) = started_tx.take() {
                 let _ = t.send(r.as_ref().map(|_| ()).map_err(Clone::clone));

@@ -38,6 +38,52 @@ token = "risk-token-0123456789"
     )
 }
 
+/// An open event stream, read a few events at a time.
+struct EventStream {
+    lines: std::io::Lines<BufReader<ureq::BodyReader<'static>>>,
+}
+
+impl EventStream {
+    /// Opens `/api/v1/events{query}`, resuming after `last_id` when given.
+    fn open(base: &str, query: &str, last_id: Option<u64>) -> EventStream {
+        let a: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let mut req = a.get(format!("{base}/api/v1/events{query}"));
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.call().expect("stream opens");
+        assert_eq!(resp.status().as_u16(), 200);
+        EventStream {
+            lines: BufReader::new(resp.into_body().into_reader()).lines(),
+        }
+    }
+
+    /// The next `n` events: (id, event type, data).
+    fn take(&mut self, n: usize) -> Vec<(u64, String, Value)> {
+        let mut out = Vec::new();
+        let (mut id, mut kind) = (0u64, String::new());
+        while out.len() < n {
+            let line = self
+                .lines
+                .next()
+                .expect("stream open")
+                .expect("stream line");
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().parse().unwrap();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                kind = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                out.push((id, kind.clone(), serde_json::from_str(v.trim()).unwrap()));
+            }
+        }
+        out
+    }
+}
+
 /// Reads `n` events from the stream: (id, event type, data).
 fn read_events(
     base: &str,
@@ -45,34 +91,7 @@ fn read_events(
     last_id: Option<u64>,
     n: usize,
 ) -> Vec<(u64, String, Value)> {
-    let a: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut req = a.get(format!("{base}/api/v1/events{query}"));
-    if let Some(id) = last_id {
-        req = req.header("Last-Event-ID", id.to_string());
-    }
-    let resp = req.call().expect("stream opens");
-    assert_eq!(resp.status().as_u16(), 200);
-    let reader = BufReader::new(resp.into_body().into_reader());
-    let mut out = Vec::new();
-    let (mut id, mut kind) = (0u64, String::new());
-    for line in reader.lines() {
-        let line = line.expect("stream line");
-        if let Some(v) = line.strip_prefix("id:") {
-            id = v.trim().parse().unwrap();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            kind = v.trim().to_string();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            out.push((id, kind.clone(), serde_json::from_str(v.trim()).unwrap()));
-            if out.len() == n {
-                break;
-            }
-        }
-    }
-    out
+    EventStream::open(base, query, last_id).take(n)
 }
 
 fn limit_order(base: &str, account: &str, px: &str) -> u64 {
@@ -201,14 +220,12 @@ fn a_history_longer_than_the_client_queue_streams_whole_in_order_then_goes_live(
             &format!("{}.{:02}", 10 + i / 100, i % 100),
         ));
     }
-    // One stream: the whole history, then a live order posted while it is open.
-    let reader = {
-        let base = base.clone();
-        std::thread::spawn(move || read_events(&base, "", None, ORDERS + 1))
-    };
-    std::thread::sleep(Duration::from_millis(500));
+    // One stream: the whole history, then an order posted only after the history was read, so it can only
+    // arrive live.
+    let mut stream = EventStream::open(&base, "", None);
+    let mut all = stream.take(ORDERS);
     posted.push(limit_order(&base, "A", "9.00"));
-    let all = reader.join().unwrap();
+    all.extend(stream.take(1));
     assert!(all.iter().all(|(_, k, _)| k == "order"), "only orders here");
     let ids: Vec<u64> = all.iter().map(|e| e.0).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in journal order");

@@ -655,3 +655,69 @@ fn accounts_of_one_fix_session_share_one_client_order_id_space() {
             .unwrap()
     );
 }
+
+/// The shared space holds through the index table's growth (it is sized for 64 orders here) and the day roll,
+/// which frees the ClOrdIDs of finished orders for every account of the space and keeps those of working ones.
+#[test]
+fn a_shared_client_order_id_space_survives_table_growth_and_the_day_roll() {
+    let shared = |scope: Option<u32>| AccountRisk {
+        cl_ord_scope: scope.map(AccountId),
+        ..account(Limits {
+            dup_window_ns: 0,
+            throttle_max: 0,
+            ..Limits::default()
+        })
+    };
+    let mut e = engine_with(vec![shared(None), shared(Some(0))], 1);
+    price(&mut e, 0, "5", T0);
+    let on = |account: u32, cl: String| {
+        let mut o = order(Side::Buy, 1, Some("4.90"));
+        o.account = account;
+        o.cl = cl;
+        o.event()
+    };
+    let mut ids = Vec::new();
+    for i in 0..300u32 {
+        let d = decide(&mut e, &on(i % 2, format!("G-{i}")), T0);
+        assert_eq!(d.verdict, Verdict::Accept, "G-{i}");
+        ids.push(d.order);
+    }
+    for i in [0u32, 1, 63, 64, 299] {
+        // Each ClOrdID is held by the account that used it, and refused on the other one.
+        assert_eq!(
+            reason(&decide(&mut e, &on(1 - i % 2, format!("G-{i}")), T0)),
+            Some(RejectReason::Duplicate),
+            "G-{i} on the other account"
+        );
+        let cl = ClOrdId::try_new(&format!("G-{i}")).unwrap();
+        assert_eq!(
+            e.find_by_cl_ord_id(AccountId(i % 2), &cl),
+            Some(ids[i as usize])
+        );
+    }
+    // G-0 (account 0) is canceled; the day roll frees its ClOrdID, not G-2's (still working).
+    apply(
+        &mut e,
+        &Event::Venue(VenueReport::Canceled {
+            order: ids[0],
+            cause: CancelCause::Requested,
+        }),
+        T0,
+    );
+    apply(
+        &mut e,
+        &Event::Timer(Timer::DayRoll {
+            day: 20_413,
+            boundary: 0,
+        }),
+        T0 + SEC,
+    );
+    assert_eq!(
+        decide(&mut e, &on(1, "G-0".into()), T0 + 2 * SEC).verdict,
+        Verdict::Accept
+    );
+    assert_eq!(
+        reason(&decide(&mut e, &on(1, "G-2".into()), T0 + 2 * SEC)),
+        Some(RejectReason::Duplicate)
+    );
+}

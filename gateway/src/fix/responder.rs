@@ -580,13 +580,19 @@ impl Responder {
                             rx,
                         })
                     }
-                    // The ring was full: answer from the table.
+                    // The ring was full: answer from the table, among this session's orders (another session
+                    // may use the same ClOrdID), and the account's when the request names one.
                     Err(_) => inbound
                         .get(11)
                         .and_then(|cl| {
-                            self.orders
-                                .values()
-                                .find(|f| f.order.cl_ord_id.as_str() == cl)
+                            let account = inbound
+                                .get(1)
+                                .and_then(|name| self.shared.catalog.account(name));
+                            self.orders.values().find(|f| {
+                                f.session == session
+                                    && f.order.cl_ord_id.as_str() == cl
+                                    && account.is_none_or(|a| f.order.account == a)
+                            })
                         })
                         .map(|f| f.order),
                 };
