@@ -743,7 +743,10 @@ impl Engine {
         journaled: &Decision,
         out: &mut Vec<Output>,
     ) -> Option<Decision> {
-        self.journaled_verdict = Some(journaled.verdict);
+        // Only the chain's verdict is overridden, and only new orders and replaces run it.
+        if matches!(event, Event::NewOrder(_) | Event::ReplaceOrder(_)) {
+            self.journaled_verdict = Some(journaled.verdict);
+        }
         self.own_verdict = None;
         let applied = self.apply(event, ts_ns, out);
         self.journaled_verdict = None;
