@@ -265,26 +265,19 @@ static HISTORY_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 
 /// A client that takes no event for this long while its history streams is disconnected, freeing its scan's
 /// turn; it resumes with `Last-Event-ID`.
-const HISTORY_CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+const HISTORY_CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Hands `event` to a client's queue from a blocking thread, waiting while the queue is full, for at most
-/// [`HISTORY_CLIENT_STALL`]. False when the client is gone or stalled.
-fn send_blocking(tx: &tokio::sync::mpsc::Sender<SseEvent>, mut event: SseEvent) -> bool {
-    use tokio::sync::mpsc::error::TrySendError;
-    let since = std::time::Instant::now();
-    loop {
-        match tx.try_send(event) {
-            Ok(()) => return true,
-            Err(TrySendError::Closed(_)) => return false,
-            Err(TrySendError::Full(back)) => {
-                if since.elapsed() > HISTORY_CLIENT_STALL {
-                    return false;
-                }
-                event = back;
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-    }
+/// Hands `event` to a client's queue from a blocking thread (through `rt`), waiting while the queue is full,
+/// for at most [`HISTORY_CLIENT_STALL`]. False when the client is gone or stalled.
+fn send_blocking(
+    rt: &tokio::runtime::Handle,
+    tx: &tokio::sync::mpsc::Sender<SseEvent>,
+    event: SseEvent,
+) -> bool {
+    matches!(
+        rt.block_on(tokio::time::timeout(HISTORY_CLIENT_STALL, tx.send(event))),
+        Ok(Ok(()))
+    )
 }
 
 fn sse_event(item: &Item) -> SseEvent {
@@ -336,7 +329,15 @@ pub async fn get_events(
             })
             .transpose()?;
         let after = last_event_id.or(p.after).unwrap_or(0);
-        // Listen before scanning, so nothing falls between the scan and the live feed.
+        // A turn to scan first (waiting for one sends nothing and holds no subscription), then listen before
+        // scanning, so nothing falls between the scan and the live feed.
+        let turn = HISTORY_SCANS.acquire().await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "the event stream's history scans are closed",
+            )
+        })?;
         let (listener, mut live) = s.feed.listen();
         let keep = move |i: &Item| account.is_none_or(|a| i.account == Some(a));
         let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(HISTORY_QUEUED_EVENTS);
@@ -347,13 +348,7 @@ pub async fn get_events(
         let dir = s.journal_dir.clone();
         let mut feed = Feed::new(s.catalog.clone(), s.groups.clone());
         let history_tx = tx.clone();
-        let turn = HISTORY_SCANS.acquire().await.map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "the event stream's history scans are closed",
-            )
-        })?;
+        let rt = tokio::runtime::Handle::current();
         let history = tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let mut started_tx = Some(started_tx);
@@ -364,7 +359,7 @@ pub async fn get_events(
                 if let Some(t) = started_tx.take() {
                     let _ = t.send(Ok(()));
                 }
-                send_blocking(&history_tx, sse_event(item))
+                send_blocking(&rt, &history_tx, sse_event(item))
             });
             if let Some(t) = started_tx.take() {
                 let _ = t.send(r.as_ref().map(|_| ()).map_err(Clone::clone));

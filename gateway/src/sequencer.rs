@@ -250,12 +250,9 @@ pub fn recover_with_signals(
             let own = engine.apply_journaled(&req, req_ts, d, &mut scratch);
             scratch.clear();
             return match own {
-                Some(own) if own == *d => Ok(()),
-                Some(own)
-                    if policy == Replay::KeepJournaled
-                        && own.order == d.order
-                        && matches!(req, Event::NewOrder(_) | Event::ReplaceOrder(_)) =>
-                {
+                Some((own, _)) if own == *d => Ok(()),
+                // The chain ran and the journal's verdict was applied in place of its own.
+                Some((own, true)) if policy == Replay::KeepJournaled && own.order == d.order => {
                     // A reject that would now cite other numbers (or another rule) is still a reject: only a
                     // changed outcome is worth an operator's attention.
                     if (own.verdict == Verdict::Accept) == (d.verdict == Verdict::Accept) {
@@ -277,7 +274,8 @@ pub fn recover_with_signals(
                     Ok(())
                 }
                 own => Err(format!(
-                    "replay diverged at seq {seq}: the journal's decision for the request at seq {req_seq} is {d:?}, this build decides {own:?}"
+                    "replay diverged at seq {seq}: the journal's decision for the request at seq {req_seq} is {d:?}, this build decides {:?}",
+                    own.map(|(o, _)| o)
                 )),
             };
         }

@@ -256,7 +256,15 @@ impl Engine {
             } else {
                 0
             };
-            if in_window >= max as usize {
+            // Replaying a journaled decision (`Engine::apply_journaled`): the order breached the throttle if and
+            // only if the journal says so, whatever the throttle's settings are now, so that a changed setting
+            // neither invents breaches (and a storm's kill and cancels) nor forgets them.
+            let breached = match self.journaled_verdict {
+                Some(journaled) => matches!(journaled,
+                    Verdict::Reject(r) if r.reason == RejectReason::Throttle),
+                None => in_window >= max as usize,
+            };
+            if breached {
                 acct.breaches.push(ts_ns);
                 if storm > 0 && acct.breaches.count_since(ts_ns - storm_window) >= storm as usize {
                     // Resettable by a risk officer: a storm is an operating event, not a rule failure.

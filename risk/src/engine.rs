@@ -735,14 +735,17 @@ impl Engine {
     /// replace's verdict is the journal's: what was acknowledged stays so when the configuration has changed
     /// since (a lowered limit must not undo an accepted order, nor stop a restart). Returns the decision this
     /// engine makes on its own, for the caller to compare with `journaled`; it differs only if the
-    /// configuration or the build did. A structural reject (unknown account or symbol) is never overridden.
+    /// configuration or the build did. With it, whether the journal's verdict was applied in its place: false
+    /// when the chain did not run (a replace refused before it, a cancel, a control) or the reject is structural
+    /// (unknown account or symbol), where the engine's own decision is the one applied. While replaying, the
+    /// throttle counts a breach exactly where the journal has one.
     pub fn apply_journaled(
         &mut self,
         event: &Event,
         ts_ns: i64,
         journaled: &Decision,
         out: &mut Vec<Output>,
-    ) -> Option<Decision> {
+    ) -> Option<(Decision, bool)> {
         // Only the chain's verdict is overridden, and only new orders and replaces run it.
         if matches!(event, Event::NewOrder(_) | Event::ReplaceOrder(_)) {
             self.journaled_verdict = Some(journaled.verdict);
@@ -752,8 +755,8 @@ impl Engine {
         self.journaled_verdict = None;
         let own = self.own_verdict.take();
         applied.map(|d| match own {
-            Some(verdict) => Decision { verdict, ..d },
-            None => d,
+            Some(verdict) => (Decision { verdict, ..d }, true),
+            None => (d, false),
         })
     }
 

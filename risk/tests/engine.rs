@@ -721,3 +721,76 @@ fn a_shared_client_order_id_space_survives_table_growth_and_the_day_roll() {
         Some(RejectReason::Duplicate)
     );
 }
+
+/// Replaying a journal under changed throttle settings: a breach counts exactly where the journal has one, so a
+/// lowered throttle invents no storm (no kill, no cancels) and a raised one forgets none.
+#[test]
+fn replay_under_changed_throttle_settings_counts_the_journals_breaches_only() {
+    let throttled = |max: u32, storm: u32| {
+        account(Limits {
+            dup_window_ns: 0,
+            throttle_max: max,
+            throttle_window_ns: SEC,
+            throttle_breaches_to_kill: storm,
+            throttle_breach_window_ns: SEC,
+            ..Limits::default()
+        })
+    };
+    // Live: 12 orders in one second under the given settings; the journal is (request, decision) pairs.
+    let live = |max: u32, storm: u32| {
+        let mut e = engine_with(vec![throttled(max, storm)], 1);
+        price(&mut e, 0, "5", T0);
+        let journal: Vec<(Event, Decision)> = (0..12)
+            .map(|i| {
+                let ev = order(Side::Buy, 1, Some("4.90")).event();
+                let d = decide(&mut e, &ev, T0 + i * MS);
+                (ev, d)
+            })
+            .collect();
+        (e, journal)
+    };
+    let replay = |journal: &[(Event, Decision)], max: u32, storm: u32| {
+        let mut e = engine_with(vec![throttled(max, storm)], 1);
+        price(&mut e, 0, "5", T0);
+        let mut overridden = 0;
+        for (i, (ev, d)) in journal.iter().enumerate() {
+            let mut out = Vec::new();
+            let (own, applied) = e
+                .apply_journaled(ev, T0 + i as i64 * MS, d, &mut out)
+                .expect("a decision");
+            assert!(applied);
+            overridden += usize::from(own != *d);
+        }
+        (e, overridden)
+    };
+    // Accepted under a generous throttle, replayed under 2 per second with a storm of 1: nothing trips.
+    let (live_e, journal) = live(1_000, 0);
+    assert!(journal.iter().all(|(_, d)| d.verdict == Verdict::Accept));
+    let (e, overridden) = replay(&journal, 2, 1);
+    assert_eq!(
+        overridden, 0,
+        "while replaying, the throttle follows the journal"
+    );
+    assert!(!e.account_killed(AccountId(0)));
+    assert_eq!(e.open_order_count(), 12);
+    assert_eq!(e.open_order_count(), live_e.open_order_count());
+
+    // Breaches and a storm under 2 per second, replayed under a generous throttle: the same storm trips.
+    let (live_e, journal) = live(2, 3);
+    assert!(
+        live_e.account_killed(AccountId(0)),
+        "three breaches trip the storm"
+    );
+    let (e, _) = replay(&journal, 1_000, 3);
+    assert!(e.account_killed(AccountId(0)));
+    assert_eq!(e.open_order_count(), live_e.open_order_count());
+    for (ev, d) in &journal {
+        let Event::NewOrder(_) = ev else {
+            unreachable!()
+        };
+        assert_eq!(
+            e.order(d.order).unwrap().status,
+            live_e.order(d.order).unwrap().status
+        );
+    }
+}
