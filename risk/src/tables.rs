@@ -272,18 +272,24 @@ impl PartialEq for Books {
 #[derive(Clone, Debug)]
 pub(crate) struct ClOrdIndex {
     index: IndexTable,
-    scope: Vec<AccountId>,
+    /// `None` when every account is its own space: no lookup on the hot path then.
+    scope: Option<Vec<AccountId>>,
+}
+
+/// The space of `account` under `scope` (see [`ClOrdIndex`]).
+#[inline]
+fn space_in(scope: Option<&[AccountId]>, account: AccountId) -> AccountId {
+    match scope {
+        None => account,
+        Some(s) => s.get(account.0 as usize).copied().unwrap_or(account),
+    }
 }
 
 /// An indexed order's hash, from the order itself (for the table's moves).
-fn order_hash<'a>(orders: &'a [Order], scope: &'a [AccountId]) -> impl Fn(u32) -> u64 + 'a {
+fn order_hash<'a>(orders: &'a [Order], scope: Option<&'a [AccountId]>) -> impl Fn(u32) -> u64 + 'a {
     move |i| {
         let o = &orders[i as usize];
-        let space = scope
-            .get(o.account.0 as usize)
-            .copied()
-            .unwrap_or(o.account);
-        cl_ord_hash(space, &o.cl_ord_id)
+        cl_ord_hash(space_in(scope, o.account), &o.cl_ord_id)
     }
 }
 
@@ -291,18 +297,17 @@ impl ClOrdIndex {
     /// Room for `capacity` entries, touched once (see [`IndexTable::with_capacity`]); `scope[a]` is the space
     /// of account `a` (see [`ClOrdIndex`]).
     pub(crate) fn with_capacity(capacity: usize, scope: Vec<AccountId>) -> ClOrdIndex {
+        let shared = scope.iter().enumerate().any(|(i, a)| a.0 as usize != i);
         ClOrdIndex {
             index: IndexTable::with_capacity(capacity),
-            scope,
+            scope: shared.then_some(scope),
         }
     }
 
     /// The client-order-id space of `account` (an account the table does not know is its own space).
+    #[inline]
     fn space(&self, account: AccountId) -> AccountId {
-        self.scope
-            .get(account.0 as usize)
-            .copied()
-            .unwrap_or(account)
+        space_in(self.scope.as_deref(), account)
     }
 
     fn hash_of(&self, account: AccountId, cl: &ClOrdId) -> u64 {
@@ -342,7 +347,7 @@ impl ClOrdIndex {
         let i = u32::try_from(id.0 - 1).expect("fewer than 2^32 orders");
         let o = &orders[i as usize];
         let hash = self.hash_of(o.account, &o.cl_ord_id);
-        let scope = &self.scope;
+        let scope = self.scope.as_deref();
         self.index.insert(hash, i, order_hash(orders, scope));
     }
 
@@ -358,7 +363,7 @@ impl ClOrdIndex {
 
     /// Keeps the entries whose order `keep` accepts.
     pub(crate) fn retain(&mut self, orders: &[Order], keep: impl Fn(&Order) -> bool) {
-        let scope = &self.scope;
+        let scope = self.scope.as_deref();
         self.index
             .retain(|i| keep(&orders[i as usize]), order_hash(orders, scope));
     }
