@@ -1,11 +1,12 @@
 //! `GET /api/v1/events`: server-sent events of orders, fills, cancels, rejects and control actions, read out of
 //! the journal. Each event's `id` is the journal sequence number of the record it comes from, so a client that
 //! reconnects with `Last-Event-ID: N` (or `?after=N`) resumes exactly after N: no gap, no duplicate. A new
-//! connection subscribes to the sequencer's live feed first, then scans the journal up to the present, sending
-//! each item as it is read (at most `HISTORY_QUEUED_EVENTS` wait unread, and the scan waits for the client: it
-//! holds one journal segment and a small entry per order, never the events themselves; at most
-//! `HISTORY_SCANS_MAX` scans run at once), then continues live from the first sequence number it has not sent. `?account=` filters by account; a client
-//! that falls too far behind the live feed is disconnected and resumes from its last id.
+//! connection takes a turn to scan (at most `HISTORY_SCANS_MAX` run at once), subscribes to the sequencer's live
+//! feed, then scans the journal up to the present, sending each item as it is read: at most
+//! `HISTORY_QUEUED_EVENTS` wait unread, and the scan waits for the client, holding one journal segment and a small
+//! entry per order, never the events themselves. It then continues live from the first sequence number it has
+//! not sent. `?account=` filters by account; a client that falls too far behind the live feed, or takes nothing
+//! for `HISTORY_CLIENT_STALL` during its history, is disconnected and resumes from its last id.
 
 use crate::catalog::{Catalog, Remap};
 use crate::http::{ApiError, AppState};

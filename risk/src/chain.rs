@@ -6,7 +6,7 @@
 //! a storm of breaches trips the account's kill switch, which also cancels its working orders.
 
 use crate::calendar::{date_from_days, hours_allow};
-use crate::engine::{Engine, Output, RecentOrder, RECENT_ORDERS_MAX};
+use crate::engine::{Engine, Output, RecentOrder, Replaying, RECENT_ORDERS_MAX};
 use crate::limits::AssetClass;
 use crate::pdt::{pdt_mode, pdt_protect_rejects, PdtParams, ProtectInput};
 use bulwark_model::*;
@@ -31,26 +31,32 @@ fn any_fingerprint_is(fingerprints: &[u32; RECENT_ORDERS_MAX], len: usize, fp: u
         != 0
 }
 
+/// A reject for an order the engine cannot hold at all (unknown account or symbol).
+fn is_structural(v: &Verdict) -> bool {
+    matches!(v, Verdict::Reject(r)
+        if matches!(r.reason, RejectReason::UnknownAccount | RejectReason::UnknownSymbol))
+}
+
 impl Engine {
-    /// Runs the chain for `o` at `ts_ns`. On accept, records the order in the duplicate window.
+    /// Runs the chain for `o` at `ts_ns`. On accept, records the order in the duplicate window. When
+    /// `replaying` a journaled request, the journal's verdict stands in place of the chain's own (which is kept
+    /// there), unless the order cannot be held at all.
     pub(crate) fn check_new_order(
         &mut self,
         o: &NewOrder,
         ts_ns: i64,
+        replaying: Option<&mut Replaying>,
         out: &mut Vec<Output>,
     ) -> Verdict {
-        let own = match self.first_failure(o, ts_ns, out) {
+        let journaled = replaying.as_ref().map(|r| r.journaled);
+        let own = match self.first_failure(o, ts_ns, journaled, out) {
             Some(r) => Verdict::Reject(r),
             None => Verdict::Accept,
         };
-        // Replaying: the journal's verdict stands (see `Engine::apply_journaled`), unless the order cannot be
-        // held at all.
-        let structural = matches!(own, Verdict::Reject(r)
-            if matches!(r.reason, RejectReason::UnknownAccount | RejectReason::UnknownSymbol));
-        let verdict = match self.journaled_verdict.take() {
-            Some(journaled) if !structural => {
-                self.own_verdict = Some(own);
-                journaled
+        let verdict = match replaying {
+            Some(r) if !is_structural(&own) => {
+                r.own = Some(own);
+                r.journaled
             }
             _ => own,
         };
@@ -77,7 +83,15 @@ impl Engine {
         Verdict::Accept
     }
 
-    fn first_failure(&mut self, o: &NewOrder, ts_ns: i64, out: &mut Vec<Output>) -> Option<Reject> {
+    /// The first rule `o` fails. `journaled`: the journal's verdict for it, when replaying (the throttle follows
+    /// it).
+    fn first_failure(
+        &mut self,
+        o: &NewOrder,
+        ts_ns: i64,
+        journaled: Option<Verdict>,
+        out: &mut Vec<Output>,
+    ) -> Option<Reject> {
         // Structural input checks (the edges validate too; the engine never trusts them).
         if o.account.0 as usize >= self.accounts.len() {
             return Some(Reject::plain(RuleId::Account, RejectReason::UnknownAccount));
@@ -259,7 +273,7 @@ impl Engine {
             // Replaying a journaled decision (`Engine::apply_journaled`): the order breached the throttle if and
             // only if the journal says so, whatever the throttle's settings are now, so that a changed setting
             // neither invents breaches (and a storm's kill and cancels) nor forgets them.
-            let breached = match self.journaled_verdict {
+            let breached = match journaled {
                 Some(journaled) => matches!(journaled,
                     Verdict::Reject(r) if r.reason == RejectReason::Throttle),
                 None => in_window >= max as usize,

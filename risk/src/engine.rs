@@ -383,10 +383,14 @@ pub struct Engine {
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
     pub(crate) prop_holders: Vec<Vec<AccountId>>,
-    /// While [`Engine::apply_journaled`] runs: the journal's verdict, which the pre-trade chain applies in
-    /// place of its own, and the chain's own verdict, kept for the caller. `None` otherwise.
-    pub(crate) journaled_verdict: Option<Verdict>,
-    pub(crate) own_verdict: Option<Verdict>,
+}
+
+/// A journaled request being replayed ([`Engine::apply_journaled`]): the journal's verdict, which the pre-trade
+/// chain applies in place of its own, and the chain's own verdict once it ran.
+#[derive(Debug)]
+pub(crate) struct Replaying {
+    pub journaled: Verdict,
+    pub own: Option<Verdict>,
 }
 
 /// An empty order table whose reserved memory has been touched once, so that the first orders after start do
@@ -526,8 +530,6 @@ impl Engine {
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
             prop_holders: vec![Vec::new(); limits.symbols],
-            journaled_verdict: None,
-            own_verdict: None,
             config_symbols: config.symbols,
             calendars: config.calendars,
         }
@@ -747,14 +749,16 @@ impl Engine {
         out: &mut Vec<Output>,
     ) -> Option<(Decision, bool)> {
         // Only the chain's verdict is overridden, and only new orders and replaces run it.
-        if matches!(event, Event::NewOrder(_) | Event::ReplaceOrder(_)) {
-            self.journaled_verdict = Some(journaled.verdict);
-        }
-        self.own_verdict = None;
-        let applied = self.apply(event, ts_ns, out);
-        self.journaled_verdict = None;
-        let own = self.own_verdict.take();
-        applied.map(|d| match own {
+        let mut replaying = Replaying {
+            journaled: journaled.verdict,
+            own: None,
+        };
+        let applied = match event {
+            Event::NewOrder(o) => Some(self.apply_new_order(o, ts_ns, Some(&mut replaying), out)),
+            Event::ReplaceOrder(r) => Some(self.apply_replace(r, ts_ns, Some(&mut replaying), out)),
+            _ => self.apply(event, ts_ns, out),
+        };
+        applied.map(|d| match replaying.own {
             Some(verdict) => (Decision { verdict, ..d }, true),
             None => (d, false),
         })
@@ -763,9 +767,9 @@ impl Engine {
     /// Applies one journaled event. Requests (new order, cancel, control) return the decision to journal.
     pub fn apply(&mut self, event: &Event, ts_ns: i64, out: &mut Vec<Output>) -> Option<Decision> {
         match event {
-            Event::NewOrder(o) => Some(self.apply_new_order(o, ts_ns, out)),
+            Event::NewOrder(o) => Some(self.apply_new_order(o, ts_ns, None, out)),
             Event::CancelOrder(c) => Some(self.apply_cancel(c, ts_ns, out)),
-            Event::ReplaceOrder(r) => Some(self.apply_replace(r, ts_ns, out)),
+            Event::ReplaceOrder(r) => Some(self.apply_replace(r, ts_ns, None, out)),
             Event::Venue(report) => {
                 self.apply_venue(report, ts_ns, out);
                 None
@@ -791,8 +795,14 @@ impl Engine {
         }
     }
 
-    fn apply_new_order(&mut self, o: &NewOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
-        let verdict = self.check_new_order(o, ts_ns, out);
+    fn apply_new_order(
+        &mut self,
+        o: &NewOrder,
+        ts_ns: i64,
+        replaying: Option<&mut Replaying>,
+        out: &mut Vec<Output>,
+    ) -> Decision {
+        let verdict = self.check_new_order(o, ts_ns, replaying, out);
         let id = self.insert_order(o, ts_ns, verdict);
         if verdict == Verdict::Accept {
             self.on_accepted(id, out);
@@ -924,7 +934,13 @@ impl Engine {
     /// quantity and price with the original's leaves taken out of the working totals (so raising 100 to 150
     /// counts 150, not 250, against the position limit). Accepted, the order changes in place (same id,
     /// side, type and fills) and the venue is told; rejected, it stays exactly as it was.
-    fn apply_replace(&mut self, r: &ReplaceOrder, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
+    fn apply_replace(
+        &mut self,
+        r: &ReplaceOrder,
+        ts_ns: i64,
+        replaying: Option<&mut Replaying>,
+        out: &mut Vec<Output>,
+    ) -> Decision {
         let id = match self.resolve_target(r.account, r.target) {
             Ok(id) => id,
             Err(unknown) => return unknown,
@@ -965,7 +981,7 @@ impl Engine {
         };
         let old_leaves = old.leaves_qty();
         self.reduce_working(id, old_leaves, false);
-        let verdict = self.check_new_order(&probe, ts_ns, out);
+        let verdict = self.check_new_order(&probe, ts_ns, replaying, out);
         if verdict != Verdict::Accept {
             self.add_working(id, old_leaves);
             return Decision { order: id, verdict };

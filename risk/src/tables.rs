@@ -345,10 +345,8 @@ impl ClOrdIndex {
     /// Indexes order `id` under its space and client order id (the caller has checked it is not indexed).
     pub(crate) fn insert(&mut self, orders: &[Order], id: OrderId) {
         let i = u32::try_from(id.0 - 1).expect("fewer than 2^32 orders");
-        let o = &orders[i as usize];
-        let hash = self.hash_of(o.account, &o.cl_ord_id);
-        let scope = self.scope.as_deref();
-        self.index.insert(hash, i, order_hash(orders, scope));
+        let hash = order_hash(orders, self.scope.as_deref());
+        self.index.insert(hash(i), i, hash);
     }
 
     /// Removes the entry of `account`'s `cl`, if any.
