@@ -36,6 +36,8 @@ pub struct GatewaySection {
     pub reply_timeout_ms: u64,
     pub idle_spin_us: u64,
     pub tokio_worker_threads: usize,
+    /// Scheduling policy of the threads work is handed between (sequencer, FIX acceptor, FIX responder).
+    pub thread_policy: ThreadPolicyName,
     /// Extra or replacement calendar files (the shipped ones are compiled in).
     pub calendars_dir: Option<PathBuf>,
     /// Extra or replacement prop-firm templates (the shipped ones are compiled in).
@@ -54,10 +56,21 @@ impl Default for GatewaySection {
             reply_timeout_ms: 2_000,
             idle_spin_us: 50,
             tokio_worker_threads: 2,
+            thread_policy: ThreadPolicyName::Batch,
             calendars_dir: None,
             prop_firms_dir: None,
         }
     }
+}
+
+/// `[gateway] thread_policy`: see [`crate::threads`].
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreadPolicyName {
+    /// `SCHED_BATCH`: a woken hand-off thread does not preempt the thread that woke it.
+    Batch,
+    /// The kernel's default (`SCHED_OTHER`).
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -692,6 +705,7 @@ impl<'a> Loader<'a> {
         value: Spanned<DeValue<'a>>,
     ) -> Option<T> {
         let mut unknown: Vec<Vec<Seg>> = Vec::new();
+        let value_for_error = value.clone();
         let de = toml::de::ValueDeserializer::from(value);
         let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
             let mut segs = path.clone();
@@ -707,9 +721,41 @@ impl<'a> Loader<'a> {
             Err(e) => {
                 let span = e.span();
                 let message = e.message().to_string();
-                self.push(span, &path, message);
+                // Name the key whose value the error points into (`journal.durability`, not `journal`).
+                let mut at = path;
+                if let Some(span) = &span {
+                    at.extend(key_path_at(&value_for_error, span.start));
+                }
+                self.push(span, &at, message);
                 None
             }
+        }
+    }
+}
+
+/// The keys (and array indexes) leading from `value` to the innermost value whose span holds `offset`.
+fn key_path_at(value: &Spanned<DeValue<'_>>, offset: usize) -> Vec<Seg> {
+    let mut out = Vec::new();
+    let mut v = value;
+    loop {
+        let next = match v.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .find(|(k, v)| k.span().contains(&offset) || v.span().contains(&offset))
+                .map(|(k, v)| (Seg::Key(k.get_ref().to_string()), v)),
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.span().contains(&offset))
+                .map(|(i, v)| (Seg::Index(i), v)),
+            _ => None,
+        };
+        match next {
+            Some((seg, inner)) => {
+                out.push(seg);
+                v = inner;
+            }
+            None => return out,
         }
     }
 }
@@ -1818,6 +1864,77 @@ mod tests {
         assert_eq!(c.journal.policy(), Durability::Sync);
     }
 
+    /// `config/bulwark.toml` documents every key with its default: its `[gateway]`, `[journal]` and `[paper]`
+    /// sections are written out in full, and what they say is what the code does without them.
+    #[test]
+    fn the_embedded_default_writes_out_every_gateway_journal_and_paper_key_with_its_real_default() {
+        let c = load(None).expect("default config loads");
+        assert_eq!(c.gateway, GatewaySection::default());
+        assert_eq!(c.journal, JournalSection::default());
+        assert_eq!(c.paper, PaperSection::default());
+        let table: toml::Table = DEFAULT_CONFIG_TOML
+            .parse()
+            .expect("the embedded default is TOML");
+        let keys = |section: &str| -> Vec<String> {
+            let t = table
+                .get(section)
+                .and_then(|v| v.as_table())
+                .unwrap_or_else(|| panic!("config/bulwark.toml has no [{section}] section"));
+            t.keys().cloned().collect()
+        };
+        let gateway = [
+            "data_dir",
+            "http_listen",
+            "http_body_bytes_max",
+            "inbound_ring_capacity",
+            "venue_ring_capacity",
+            "open_orders_max",
+            "reply_timeout_ms",
+            "idle_spin_us",
+            "tokio_worker_threads",
+            "thread_policy",
+        ];
+        let mut written = keys("gateway");
+        written.sort();
+        let mut expected: Vec<String> = gateway.iter().map(|k| k.to_string()).collect();
+        expected.sort();
+        assert_eq!(
+            written, expected,
+            "[gateway] keys (the two optional dirs are comments)"
+        );
+        for k in ["calendars_dir", "prop_firms_dir"] {
+            assert!(
+                DEFAULT_CONFIG_TOML.contains(&format!("# {k} = ")),
+                "{k} documented"
+            );
+        }
+        let mut journal = keys("journal");
+        journal.sort();
+        assert_eq!(journal, ["durability", "interval_ms", "segment_bytes"]);
+        let mut paper = keys("paper");
+        paper.sort();
+        assert_eq!(
+            paper,
+            [
+                "latency_jitter_us",
+                "latency_us",
+                "partial_fill_probability",
+                "seed"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_thread_policy_is_refused_with_its_line_and_key() {
+        let text = "[gateway]\nthread_policy = \"fifo\"\n[[accounts]]\nname = \"A\"\n[[symbols]]\nname = \"S\"\n";
+        let errs = load_str("t.toml", text).expect_err("fifo is not a policy");
+        let all = errs.to_string();
+        assert!(
+            all.contains("t.toml:2: gateway.thread_policy: unknown variant `fifo`"),
+            "{all}"
+        );
+    }
+
     #[test]
     fn reports_every_error_with_line_and_key() {
         let text = r#"
@@ -1857,14 +1974,14 @@ x = 1
                 "test.toml:6: gateway.reply_timeout_ms: 5 is out of range",
                 6,
             ),
-            ("test.toml:9: journal:", 9),
+            ("test.toml:9: journal.durability:", 9),
             ("test.toml:13: accounts[0].colour: unknown key", 13),
             ("test.toml:16: accounts[1].name: duplicate account `A`", 16),
             (
                 "test.toml:20: symbols[0].qty_decimals: 9 is out of range",
                 20,
             ),
-            ("test.toml:23: symbols[1]:", 23),
+            ("test.toml:23: symbols[1].name: invalid type", 23),
             ("test.toml:25: mystery: unknown key", 25),
         ];
         for (prefix, line) in want {
@@ -1951,9 +2068,9 @@ multiplier = 0
         let errs = load_str("t.toml", text).unwrap_err().0;
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         for (prefix, line) in [
-            ("t.toml:2: limits.default:", 2),
-            ("t.toml:6: accounts[0]:", 6),
-            ("t.toml:10: symbols[0]:", 10),
+            ("t.toml:2: limits.default.wash:", 2),
+            ("t.toml:6: accounts[0].type:", 6),
+            ("t.toml:10: symbols[0].asset_class:", 10),
         ] {
             assert!(
                 errs.iter()
@@ -2006,7 +2123,7 @@ secret = ""
             "copy_groups[0].members[2].value: a percentage of equity above 100",
             "copy_groups[0].members[3].colour: unknown key",
             "copy_groups[0].symbols.NQ1!: maps `NQ1!` to `NQZ2026`, which is not a configured symbol",
-            "webhooks[0]:",
+            "webhooks[0].delayed_data:",
             "webhooks[1].token_sha256: must be 64 hex digits",
             "webhooks[1].secret: must not be empty",
             "webhooks[1].name: a webhook trades exactly one of account or copy_group",

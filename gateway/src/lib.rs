@@ -17,6 +17,7 @@ pub mod notify;
 pub mod risk_setup;
 pub mod sequencer;
 pub mod server;
+pub mod threads;
 pub mod tools;
 pub mod webhook;
 

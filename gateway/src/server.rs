@@ -161,9 +161,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .map(|_| feed.listen_inbox(crate::fix::responder::needs_prompt_report));
     seq.boot(&catalog, boot_ns)
         .context("cannot write the boot record to the journal")?;
+    let thread_policy = g.thread_policy;
     let seq_thread = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || seq.run())?;
+        .spawn(move || {
+            crate::threads::apply_to_current(thread_policy, "sequencer");
+            seq.run()
+        })?;
 
     let fix_sessions: Vec<(String, Vec<bulwark_model::AccountId>)> =
         crate::fix::sessions(&config, &catalog)

@@ -27,7 +27,7 @@ fn check_config_lists_every_error_and_fails() {
     for want in [
         format!("{file}:2: gateway.http_listen:"),
         format!("{file}:3: gateway.typo_key: unknown key"),
-        format!("{file}:6: journal:"),
+        format!("{file}:6: journal.durability: unknown variant `maybe`"),
         format!("{file}:13: symbols[0].px_decimals: 12 is out of range"),
         "4 configuration error(s)".to_string(),
     ] {

@@ -435,6 +435,63 @@ fn fx_6_unsupported_message_type_gets_a_business_message_reject() {
     );
 }
 
+/// The hand-off threads run under `SCHED_BATCH` (`[gateway] thread_policy`, default "batch"), the
+/// connection thread QuickFIX starts for a logged-on session too (it inherits the acceptor's policy).
+#[test]
+fn the_sequencer_and_fix_threads_run_under_the_batch_policy_and_the_http_threads_do_not() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    let rig = Rig::start();
+    let mut c = rig.client("FIX.4.4", "CLI44");
+    // An order round trip: the connection thread exists and has run a callback.
+    order(&mut c, &nos("POL-1", "ACC1", "1", "10", Some("1.00"), "0"));
+    let pid = rig.gw().child.id();
+    let mut by_name: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("stat")),
+        ) else {
+            continue; // a thread that ended meanwhile
+        };
+        // Fields after the command's closing parenthesis start at field 3; the policy is field 41.
+        let after = &stat[stat.rfind(')').unwrap() + 1..];
+        let policy: u32 = after
+            .split_whitespace()
+            .nth(41 - 3)
+            .unwrap()
+            .parse()
+            .unwrap();
+        by_name
+            .entry(comm.trim().to_string())
+            .or_default()
+            .push(policy);
+    }
+    assert_eq!(
+        by_name.get("sequencer"),
+        Some(&vec![SCHED_BATCH]),
+        "{by_name:?}"
+    );
+    assert_eq!(
+        by_name.get("fix-responder"),
+        Some(&vec![SCHED_BATCH]),
+        "{by_name:?}"
+    );
+    // Our acceptor thread and the connection thread(s) QuickFIX started from it.
+    let acceptor = &by_name["fix-acceptor"];
+    assert!(acceptor.len() >= 2, "{by_name:?}");
+    assert!(acceptor.iter().all(|p| *p == SCHED_BATCH), "{by_name:?}");
+    // The tokio workers (HTTP, named bulwark-io) keep the default.
+    let http: Vec<u32> = by_name
+        .iter()
+        .filter(|(n, _)| n.starts_with("bulwark-io"))
+        .flat_map(|(_, p)| p.clone())
+        .collect();
+    assert!(!http.is_empty(), "{by_name:?}");
+    assert!(http.iter().all(|p| *p == SCHED_OTHER), "{by_name:?}");
+}
+
 #[test]
 fn fx_7_a_new_order_without_side_gets_a_session_reject() {
     let rig = Rig::start();

@@ -9,6 +9,10 @@
 //! writer and reader run on core 1. A rate runs in rounds that alternate the two servers (executor, gateway,
 //! executor, ...), so that a stretch of host noise falls on both rather than on whichever ran then; the table
 //! pools each server's rounds, and each round's ratio is printed too.
+//! Each row also gives the server process's CPU time (all threads, user and system, from `/proc`) from the
+//! first order to the last answer, per order answered: at 10k/s both servers share core 0 with little to
+//! spare, and this is the figure the latency follows. `FIX_LOAD_THREAD_POLICY=normal` runs the gateway with
+//! `[gateway] thread_policy = "normal"` (for an A/B against the default).
 //! Usage: `fix_load [seconds_per_round] [durability] [rounds]` (default 5, sync, 1).
 
 use bulwark_bench::{histogram, machine, pin_current_thread};
@@ -120,6 +124,7 @@ http_listen = "127.0.0.1:0"
 tokio_worker_threads = 1
 # Every server thread shares core 0 here: a spinning sequencer would steal it from QuickFIX.
 idle_spin_us = 0
+{thread_policy}
 [journal]
 durability = "{durability}"
 [limits.default]
@@ -144,7 +149,10 @@ sender_comp_id = "BULWARK"
 target_comp_id = "BENCH"
 accounts = ["BENCH"]
 "#,
-            dir.join("data").display()
+            dir.join("data").display(),
+            thread_policy = std::env::var("FIX_LOAD_THREAD_POLICY")
+                .map(|p| format!("thread_policy = \"{p}\""))
+                .unwrap_or_default(),
         ),
     )
     .expect("write the gateway config");
@@ -202,10 +210,29 @@ struct RunResult {
     sent: u64,
     answered: u64,
     errors: u64,
+    /// CPU time the server process used (all its threads, user and system) from the first order to the last
+    /// answer.
+    server_cpu_ns: u64,
 }
 
-/// One open-loop run against a server on `port` whose CompID is `server`.
-fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
+/// CPU time used so far by process `pid`, all threads, user plus system (`/proc/PID/stat` fields 14 and 15).
+fn process_cpu_ns(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0;
+    };
+    // Fields after the command's closing parenthesis start at field 3.
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(14 - 3)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    ticks * 1_000_000_000 / rustix::param::clock_ticks_per_second()
+}
+
+/// One open-loop run against a server on `port` whose CompID is `server` (process `pid`).
+fn run(port: u16, server: &str, pid: u32, rate: u64, seconds: u64) -> RunResult {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut s = loop {
         match TcpStream::connect(("127.0.0.1", port)) {
@@ -234,6 +261,7 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
     let start = Instant::now() + Duration::from_millis(100);
     let answered = Arc::new(AtomicU64::new(0));
     let answered2 = answered.clone();
+    let cpu_start = process_cpu_ns(pid);
     let reader_thread = std::thread::spawn(move || {
         let mut hist = histogram();
         let mut seen = vec![false; n as usize];
@@ -301,12 +329,14 @@ fn run(port: u16, server: &str, rate: u64, seconds: u64) -> RunResult {
         }
     }
     let (hist, errors) = reader_thread.join().expect("reader thread");
+    let server_cpu_ns = process_cpu_ns(pid).saturating_sub(cpu_start);
     let answered = answered.load(Ordering::Relaxed);
     RunResult {
         hist,
         sent: n,
         answered,
         errors: errors + (n - answered),
+        server_cpu_ns,
     }
 }
 
@@ -319,6 +349,7 @@ impl RunResult {
         self.sent += other.sent;
         self.answered += other.answered;
         self.errors += other.errors;
+        self.server_cpu_ns += other.server_cpu_ns;
     }
 }
 
@@ -336,7 +367,7 @@ fn run_fresh(k: usize, exe: &Path, durability: &str, rate: u64, seconds: u64) ->
         post_price(&http);
         (c, "BULWARK")
     };
-    let r = run(port, server, rate, seconds);
+    let r = run(port, server, child.id(), rate, seconds);
     let _ = child.kill();
     let _ = child.wait();
     r
@@ -363,8 +394,8 @@ fn main() {
     println!(
         "open loop, {rounds} round(s) of {seconds} s per rate and server (executor then gateway, alternating), limit NewOrderSingle FIX 4.4 -> first ExecutionReport, gateway durability `{durability}`; servers pinned to core 0, client on core 1\n"
     );
-    println!("| rate/s | server | sent | answered | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| rate/s | server | sent | answered | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | server CPU µs/order |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut ratios = Vec::new();
     // FIX_LOAD_RATES="10000" runs only those rates (for profiling); the published run uses all three.
     let rates: Vec<u64> = std::env::var("FIX_LOAD_RATES")
@@ -385,12 +416,14 @@ fn main() {
             }
         }
         let mut p50 = [0u64; 2];
+        let mut cpu_per_order = [0f64; 2];
         for (k, name) in SERVERS.iter().enumerate() {
             let r = pooled[k].as_ref().expect("at least one round");
             let h = &r.hist;
             p50[k] = h.value_at_quantile(0.5);
+            cpu_per_order[k] = r.server_cpu_ns as f64 / r.answered.max(1) as f64;
             println!(
-                "| {rate} | {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {rate} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
                 r.sent,
                 r.answered,
                 r.errors,
@@ -398,7 +431,8 @@ fn main() {
                 us(h.value_at_quantile(0.9)),
                 us(h.value_at_quantile(0.99)),
                 us(h.value_at_quantile(0.999)),
-                us(h.max())
+                us(h.max()),
+                r.server_cpu_ns as f64 / 1000.0 / r.answered.max(1) as f64
             );
         }
         let per_round: Vec<f64> = round_p50[0]
@@ -406,15 +440,20 @@ fn main() {
             .zip(&round_p50[1])
             .map(|(e, g)| *g as f64 / (*e).max(1) as f64)
             .collect();
-        ratios.push((rate, p50[1] as f64 / p50[0].max(1) as f64, per_round));
+        ratios.push((
+            rate,
+            p50[1] as f64 / p50[0].max(1) as f64,
+            per_round,
+            cpu_per_order[1] / cpu_per_order[0].max(1.0),
+        ));
     }
     println!();
-    for (rate, r, per_round) in ratios {
+    for (rate, r, per_round, cpu) in ratios {
         let mut sorted = per_round.clone();
         sorted.sort_by(f64::total_cmp);
         let listed: Vec<String> = per_round.iter().map(|x| format!("{x:.2}")).collect();
         println!(
-            "p50 ratio bulwark / quickfix-executor at {rate}/s: {r:.2}x (rounds pooled); per round {} (median {:.2}x)",
+            "p50 ratio bulwark / quickfix-executor at {rate}/s: {r:.2}x (rounds pooled); per round {} (median {:.2}x); server CPU per order {cpu:.2}x",
             listed.join(", "),
             sorted[sorted.len() / 2]
         );

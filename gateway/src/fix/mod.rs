@@ -505,9 +505,11 @@ pub fn start(
     let journal_dir = config.journal_dir();
     let (sessions_tx, sessions_rx) = std::sync::mpsc::channel::<()>();
     let (recovered_tx, recovered_rx) = std::sync::mpsc::channel::<()>();
+    let thread_policy = config.gateway.thread_policy;
     std::thread::Builder::new()
         .name("fix-responder".into())
         .spawn(move || {
+            crate::threads::apply_to_current(thread_policy, "FIX responder");
             responder::run(
                 responder_shared,
                 listener,
@@ -526,6 +528,8 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("fix-acceptor".into())
         .spawn(move || {
+            // QuickFIX's connection threads start from this one and inherit its policy.
+            crate::threads::apply_to_current(thread_policy, "FIX acceptor");
             let app = App(app_shared);
             let log = Log {
                 messages: log_messages,
