@@ -40,6 +40,13 @@ pub struct SessionRt {
     pub logged_on: AtomicBool,
 }
 
+thread_local! {
+    /// QuickFIX session ids built once per sending thread (`SessionId` is a C++ object that may not cross
+    /// threads; building one costs four string conversions), found by their three CompID strings.
+    static SESSION_IDS: std::cell::RefCell<Vec<(String, String, String, SessionId)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What the callbacks and the responder share.
 #[derive(Debug)]
 pub struct Shared {
@@ -81,10 +88,35 @@ impl Shared {
     /// down now). Returns whether QuickFIX took it.
     pub fn send(&self, i: usize, out: &Out) -> bool {
         let s = &self.sessions[i];
-        let Ok(id) = SessionId::try_new(&s.begin_string, &s.sender_comp_id, &s.target_comp_id, "")
-        else {
-            return false;
-        };
+        SESSION_IDS.with_borrow_mut(|ids| {
+            let cached = ids.iter().position(|(b, snd, t, _)| {
+                *b == s.begin_string && *snd == s.sender_comp_id && *t == s.target_comp_id
+            });
+            let at = match cached {
+                Some(at) => at,
+                None => {
+                    let Ok(id) = SessionId::try_new(
+                        &s.begin_string,
+                        &s.sender_comp_id,
+                        &s.target_comp_id,
+                        "",
+                    ) else {
+                        return false;
+                    };
+                    ids.push((
+                        s.begin_string.clone(),
+                        s.sender_comp_id.clone(),
+                        s.target_comp_id.clone(),
+                        id,
+                    ));
+                    ids.len() - 1
+                }
+            };
+            Self::send_on(s, &ids[at].3, out)
+        })
+    }
+
+    fn send_on(s: &SessionRt, id: &SessionId, out: &Out) -> bool {
         let mut msg = Message::new();
         let built = msg
             .with_header_mut(|h| h.set_field(35, out.msg_type))
@@ -101,7 +133,7 @@ impl Shared {
             );
             return false;
         }
-        match quickfix::send_to_target(msg, &id) {
+        match quickfix::send_to_target(msg, id) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(

@@ -13,7 +13,8 @@ use super::wire::{self, Echo, Exec, FixVersion};
 use super::Shared;
 use crate::sequencer::{Answer, FeedInbox, FeedListener, Inbound as SeqInbound};
 use bulwark_model::*;
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -922,7 +923,7 @@ pub fn run(
     // An error means the acceptor could not be made: start-up fails anyway.
     let _ = sessions.recv();
     let mut r = Responder {
-        orders: HashMap::new(),
+        orders: HashMap::default(),
         pending: VecDeque::new(),
         shared: shared.clone(),
         muted: false,
@@ -930,7 +931,7 @@ pub fn run(
         last_seq: 0,
         record_seq: 0,
         request: None,
-        ended: Some(HashMap::new()),
+        ended: Some(HashMap::default()),
     };
     let (progress, reported) = progress;
     if let Err(e) = r.recover(&journal_dir, reported) {
