@@ -9,6 +9,7 @@
 //! Recovery ([`recover`]) replays the journal through the same `Engine::apply` and checks each decision.
 
 use crate::catalog::{Catalog, Remap};
+use crate::journal::format::ScanError;
 use crate::journal::{Journal, JournalError, JournalOptions, RecoveryReport};
 use crate::webhook::dedup::SignalLog;
 use bulwark_adapters::{StampedReport, VenueCommand, VenuePump};
@@ -208,6 +209,12 @@ pub struct Recovered {
     /// (kept under [`Replay::KeepJournaled`]), and the first few of them described.
     pub overridden: u64,
     pub overridden_first: Vec<String>,
+    /// Orders the engine made itself (prop-breach or kill-switch flattening) that replay took from the journal
+    /// where this configuration would have made them differently or not at all ([`Replay::KeepJournaled`]), and
+    /// orders it would have made where the journal has none (not made), with the first few described.
+    pub engine_orders_kept: u64,
+    pub engine_orders_not_made: u64,
+    pub engine_orders_first: Vec<String>,
 }
 
 /// How many overridden decisions [`Recovered`] describes.
@@ -240,7 +247,62 @@ pub fn recover_with_signals(
     let mut overridden = 0u64;
     let mut overridden_first = Vec::new();
     let mut scratch = Vec::new();
+    // Orders the engine made itself come from the journal's engine-order records, which follow the record
+    // whose application made them: `would_make` holds what this engine would have made there, for each record
+    // to be set beside.
+    engine.replay_engine_orders_from_journal(true);
+    let mut would_make: VecDeque<NewOrder> = VecDeque::new();
+    let mut engine_orders = EngineOrderTally::default();
+    let mut last_ts_ns = 0i64;
     let (journal, report) = Journal::open(options, |seq, ts_ns, mut event| {
+        let previous_ts_ns = std::mem::replace(&mut last_ts_ns, ts_ns);
+        if matches!(event, Event::EngineOrder(_)) {
+            let Some(remap) = remap.as_ref() else {
+                return Err(format!(
+                    "journal record seq {seq} comes before any boot record"
+                ));
+            };
+            remap.apply(&mut event)?;
+            let Event::EngineOrder(e) = &event else {
+                unreachable!("remapping keeps the kind")
+            };
+            let own = would_make.pop_front();
+            if own.as_ref() != Some(&e.new) {
+                if policy == Replay::Strict {
+                    return Err(format!(
+                        "replay diverged at seq {seq}: the journal's engine-made order {} is {:?}, this build makes {own:?}",
+                        e.order.0, e.new
+                    ));
+                }
+                engine_orders.kept(catalog, e.order, &e.new, own.as_ref());
+            }
+            engine
+                .apply_engine_order(e.order, &e.new, ts_ns, &mut scratch)
+                .map_err(|why| format!("replay diverged at seq {seq}: {why}"))?;
+            scratch.clear();
+            return Ok(());
+        }
+        if !would_make.is_empty() {
+            if matches!(event, Event::Boot(_)) {
+                // The process stopped after the record that made them and before their own records: the start
+                // that followed made them at the end of its replay, as below.
+                for o in would_make.drain(..) {
+                    let id = OrderId(engine.order_count() as u64 + 1);
+                    engine
+                        .apply_engine_order(id, &o, previous_ts_ns, &mut scratch)
+                        .map_err(|why| format!("replay at seq {seq}: {why}"))?;
+                }
+                scratch.clear();
+            } else if policy == Replay::Strict {
+                return Err(format!(
+                    "replay diverged at seq {seq}: this build makes engine orders {would_make:?} that the journal does not have before it"
+                ));
+            } else {
+                for o in would_make.drain(..) {
+                    engine_orders.not_made(catalog, &o);
+                }
+            }
+        }
         if let Event::Decision(d) = &event {
             let Some((req_seq, req_ts, req)) = pending.take() else {
                 return Err(format!(
@@ -248,6 +310,7 @@ pub fn recover_with_signals(
                 ));
             };
             let own = engine.apply_journaled(&req, req_ts, d, &mut scratch);
+            would_make.extend(engine.take_engine_orders_would_make());
             scratch.clear();
             return match own {
                 Some((own, _)) if own == *d => Ok(()),
@@ -279,9 +342,12 @@ pub fn recover_with_signals(
                 )),
             };
         }
-        // A request still waiting had no decision record: decide it again.
+        // A request still waiting had no decision record: decide it again, as the start after it did (the
+        // engine makes any orders itself: none were journaled).
         if let Some((_, req_ts, req)) = pending.take() {
+            engine.replay_engine_orders_from_journal(false);
             engine.apply(&req, req_ts, &mut scratch);
+            engine.replay_engine_orders_from_journal(true);
             scratch.clear();
         }
         match &event {
@@ -313,9 +379,23 @@ pub fn recover_with_signals(
             return Ok(());
         }
         engine.apply(&event, ts_ns, &mut scratch);
+        would_make.extend(engine.take_engine_orders_would_make());
         scratch.clear();
         Ok(())
     })?;
+    // From here on the engine makes its orders itself: those the last record would have made (their records
+    // did not reach the journal), a request decided again, and everything live.
+    engine.replay_engine_orders_from_journal(false);
+    for o in would_make.drain(..) {
+        let id = OrderId(engine.order_count() as u64 + 1);
+        engine
+            .apply_engine_order(id, &o, last_ts_ns, &mut scratch)
+            .map_err(|why| {
+                JournalError::Scan(ScanError::Visitor(format!(
+                    "replay at the journal's end: {why}"
+                )))
+            })?;
+    }
     if let Some((_, req_ts, req)) = pending.take() {
         engine.apply(&req, req_ts, &mut scratch);
     }
@@ -327,7 +407,63 @@ pub fn recover_with_signals(
         report,
         overridden,
         overridden_first,
+        engine_orders_kept: engine_orders.kept,
+        engine_orders_not_made: engine_orders.not_made,
+        engine_orders_first: engine_orders.first,
     })
+}
+
+/// [`Recovered`]'s count of engine-made orders that replay kept as journaled although this configuration
+/// differs, and of those it would have made that the journal does not have.
+#[derive(Default)]
+struct EngineOrderTally {
+    kept: u64,
+    not_made: u64,
+    first: Vec<String>,
+}
+
+impl EngineOrderTally {
+    fn describe(catalog: &Catalog, o: &NewOrder) -> String {
+        let side = match o.side {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        };
+        let px = o
+            .limit_px
+            .map_or("market".to_string(), |px| format!("limit {px}"));
+        format!(
+            "{}: {side} {} {} {px}",
+            catalog.account_name(o.account),
+            o.qty,
+            catalog.symbol_name(o.symbol)
+        )
+    }
+    fn kept(
+        &mut self,
+        catalog: &Catalog,
+        id: OrderId,
+        journaled: &NewOrder,
+        own: Option<&NewOrder>,
+    ) {
+        self.kept += 1;
+        if self.first.len() < OVERRIDDEN_DESCRIBED_MAX {
+            self.first.push(format!(
+                "engine-made order {} ({}) kept as journaled, where this configuration makes {}",
+                id.0,
+                Self::describe(catalog, journaled),
+                own.map_or("none".to_string(), |o| Self::describe(catalog, o))
+            ));
+        }
+    }
+    fn not_made(&mut self, catalog: &Catalog, o: &NewOrder) {
+        self.not_made += 1;
+        if self.first.len() < OVERRIDDEN_DESCRIBED_MAX {
+            self.first.push(format!(
+                "this configuration would have made an order ({}) that the journal does not have; it was not made",
+                Self::describe(catalog, o)
+            ));
+        }
+    }
 }
 
 /// The commands that rebuild a venue's view after a restart: reference prices, then every working order.

@@ -78,6 +78,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             recovered.overridden_first.join("; ")
         );
     }
+    if recovered.engine_orders_kept + recovered.engine_orders_not_made > 0 {
+        tracing::warn!(
+            "journal replay took the orders the engine made itself (prop-breach and kill-switch flattening) from \
+             the journal: {} of them this configuration would make differently or not at all, and it would \
+             have made {} more that were not made (a prop-firm template, a flatten setting or the collar changed \
+             since). Locks and floors follow the new configuration. First: {}",
+            recovered.engine_orders_kept,
+            recovered.engine_orders_not_made,
+            recovered.engine_orders_first.join("; ")
+        );
+    }
     let sequencer::Recovered {
         journal,
         engine,

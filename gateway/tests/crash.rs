@@ -530,3 +530,94 @@ calendar = "ALWAYS"
     let err = strict.err().expect("a strict replay refuses").to_string();
     assert!(err.contains("replay diverged at seq 8"), "{err}");
 }
+
+/// The real binary: a prop account breaches its template's daily loss and is flattened by the engine, the
+/// process is killed, and the template is changed to one that would not have breached. The restart goes on,
+/// warns that it kept the engine's order as journaled, and every order and position is as before.
+#[test]
+fn a_restart_under_a_changed_prop_template_keeps_the_flattening_the_engine_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bulwark.toml");
+    let config = |template: &str| {
+        format!(
+            r#"
+[gateway]
+data_dir = "{}"
+http_listen = "127.0.0.1:0"
+[limits.default]
+reference_max_age_ms = 0
+[[accounts]]
+name = "P"
+prop_firm = "{template}"
+[[symbols]]
+name = "AAPL"
+calendar = "ALWAYS"
+"#,
+            dir.path().join("data").display()
+        )
+    };
+    let orders_of = |base: &str| {
+        let (st, v) = get(&agent(), &format!("{base}/api/v1/orders?account=P"));
+        assert_eq!(st, 200, "{v}");
+        v["orders"].clone()
+    };
+    let position_of = |base: &str| {
+        let (st, v) = get(&agent(), &format!("{base}/api/v1/positions?account=P"));
+        assert_eq!(st, 200, "{v}");
+        v["positions"].clone()
+    };
+    let price = |base: &str, px: &str| {
+        let (st, v) = post(
+            &agent(),
+            &format!("{base}/api/v1/prices"),
+            &format!(r#"{{"symbol":"AAPL","price":"{px}"}}"#),
+        );
+        assert_eq!(st, 200, "{v}");
+    };
+    std::fs::write(&cfg, config("ftmo-2step-100k")).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    price(&base, "100");
+    let (st, v) = post(
+        &agent(),
+        &format!("{base}/api/v1/orders"),
+        r#"{"account":"P","symbol":"AAPL","side":"buy","qty":100,"type":"market"}"#,
+    );
+    assert_eq!(st, 201, "{v}");
+    // Down 6,000 on $100,000: past FTMO's 5% daily loss. The engine sells the 100 at market.
+    price(&base, "40");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let before = loop {
+        let orders = orders_of(&base);
+        let flat = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["ingress"] == "risk" && o["status"] == "filled");
+        if flat {
+            break orders;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no flattening: {orders}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let position = position_of(&base);
+    gw.kill9();
+
+    // $200k: 5% is 10,000, which this loss does not reach.
+    std::fs::write(&cfg, config("ftmo-2step-200k")).unwrap();
+    let gw = Gateway::start(&cfg);
+    let base = gw.base.clone();
+    assert_eq!(orders_of(&base), before);
+    assert_eq!(position_of(&base), position);
+    let log = gw.log();
+    assert!(
+        log.contains("journal replay took the orders the engine made itself")
+            && log.contains("engine-made order 2 (P: sell 100 AAPL market) kept as journaled"),
+        "{log}"
+    );
+    let (ok, lines) = journal_tool("verify", &dir.path().join("data").join("journal"));
+    assert!(ok, "journal verify failed: {lines:?}");
+}

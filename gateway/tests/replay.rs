@@ -125,32 +125,12 @@ fn boot(opts: &JournalOptions, inputs: &[Input], seed: u64) -> Engine {
     let cat = catalog();
     let (journal, engine, _) =
         sequencer::recover(opts.clone(), &cat, Engine::new(limits())).expect("recovers");
-    let rings = sequencer::rings(4096, 4096);
-    let (in_tx, in_rx) = rings.inbound;
-    let (v_tx, v_rx) = rings.venue;
-    let (r_tx, r_rx) = rings.reports;
-    let paper = PaperVenue::new(PaperConfig {
+    let paper = PaperConfig {
         seed,
         partial_fill_probability: 0.3,
         ..PaperConfig::default()
-    });
-    let venue = std::thread::spawn(move || bulwark_adapters::run_venue(paper, v_rx, r_tx, || 1));
-    let restore = sequencer::restore_commands(&engine, &cat);
-    let mut seq = Sequencer::new(
-        journal,
-        engine,
-        in_rx,
-        r_rx,
-        v_tx,
-        SequencerOptions {
-            idle_spin: Duration::from_micros(10),
-            venue_ring_capacity: 4096,
-        },
-        Arc::new(SharedStatus::default()),
-        restore,
-    );
-    seq.boot(&cat, 0).unwrap();
-    let run = std::thread::spawn(move || seq.run());
+    };
+    let (in_tx, stop) = start_live(journal, engine, &cat, paper);
     for (ts, i) in inputs.iter().enumerate() {
         match to_event(i) {
             Some(event) => in_tx
@@ -165,9 +145,45 @@ fn boot(opts: &JournalOptions, inputs: &[Input], seed: u64) -> Engine {
     }
     std::thread::sleep(Duration::from_millis(5));
     in_tx.send(Inbound::Shutdown).unwrap();
-    let live = run.join().unwrap();
-    venue.join().unwrap();
-    live
+    stop()
+}
+
+/// A live boot: the sequencer on its thread over `journal` and `engine` (as recovered), the paper venue
+/// (`paper`) on another, the venue restored from the engine. Returns the inbound ring and a join that stops
+/// both (send `Inbound::Shutdown` first) and gives back the live engine.
+fn start_live(
+    journal: bulwark_gateway::journal::Journal,
+    engine: Engine,
+    cat: &Catalog,
+    paper: PaperConfig,
+) -> (bulwark_ring::RingTx<Inbound>, impl FnOnce() -> Engine) {
+    let rings = sequencer::rings(4096, 4096);
+    let (in_tx, in_rx) = rings.inbound;
+    let (v_tx, v_rx) = rings.venue;
+    let (r_tx, r_rx) = rings.reports;
+    let paper = PaperVenue::new(paper);
+    let venue = std::thread::spawn(move || bulwark_adapters::run_venue(paper, v_rx, r_tx, || 1));
+    let restore = sequencer::restore_commands(&engine, cat);
+    let mut seq = Sequencer::new(
+        journal,
+        engine,
+        in_rx,
+        r_rx,
+        v_tx,
+        SequencerOptions {
+            idle_spin: Duration::from_micros(10),
+            venue_ring_capacity: 4096,
+        },
+        Arc::new(SharedStatus::default()),
+        restore,
+    );
+    seq.boot(cat, 0).unwrap();
+    let run = std::thread::spawn(move || seq.run());
+    (in_tx, move || {
+        let live = run.join().unwrap();
+        venue.join().unwrap();
+        live
+    })
 }
 
 fn replayed(opts: &JournalOptions) -> Engine {
@@ -232,27 +248,7 @@ calendar = "XNYS"
     };
     let (journal, engine, _) =
         sequencer::recover(opts.clone(), &cat, Engine::with_config(engine_cfg.clone())).unwrap();
-    let rings = sequencer::rings(4096, 4096);
-    let (in_tx, in_rx) = rings.inbound;
-    let (v_tx, v_rx) = rings.venue;
-    let (r_tx, r_rx) = rings.reports;
-    let paper = PaperVenue::new(PaperConfig::default());
-    let venue = std::thread::spawn(move || bulwark_adapters::run_venue(paper, v_rx, r_tx, || 1));
-    let mut seq = Sequencer::new(
-        journal,
-        engine,
-        in_rx,
-        r_rx,
-        v_tx,
-        SequencerOptions {
-            idle_spin: Duration::from_micros(10),
-            venue_ring_capacity: 4096,
-        },
-        Arc::new(SharedStatus::default()),
-        Default::default(),
-    );
-    seq.boot(&cat, 0).unwrap();
-    let run = std::thread::spawn(move || seq.run());
+    let (in_tx, stop) = start_live(journal, engine, &cat, PaperConfig::default());
     const H: i64 = 3_600_000_000_000;
     // 2026-03-05 00:00 UTC, then every 30 minutes for 6 days: across the weekend and the Sunday 2026-03-08
     // switch to EDT, so the NYSE open moves from 14:30 to 13:30 UTC.
@@ -315,8 +311,7 @@ calendar = "XNYS"
     }
     std::thread::sleep(Duration::from_millis(50));
     in_tx.send(Inbound::Shutdown).unwrap();
-    let live = run.join().unwrap();
-    venue.join().unwrap();
+    let live = stop();
     let decided: Vec<_> = live
         .orders()
         .filter(|o| o.reject.map(|r| r.reason) == Some(RejectReason::MarketClosed))
@@ -326,4 +321,179 @@ calendar = "XNYS"
     let (_, replayed, _) = sequencer::recover(opts, &cat, Engine::with_config(engine_cfg))
         .expect("replay re-checks every decision");
     assert_eq!(replayed, live);
+}
+
+/// The engine's own orders replay from the journal. An account on a prop-firm template breaches (a HARD daily
+/// loss: locked, flattened with a market order the engine makes); then the template changes between restarts.
+/// Under a looser template that would not breach, the journaled flattening order is kept (with its id, so every
+/// later decision still lines up); under a stricter one that would breach where the journal has none, the order
+/// is not made but the lock follows the new template. A strict replay names the first difference, and an
+/// unchanged configuration replays to exactly the live state.
+#[test]
+fn a_changed_prop_template_replays_the_journals_engine_orders_instead_of_diverging() {
+    use bulwark_gateway::config;
+    use bulwark_gateway::risk_setup;
+    let engine_for = |template: &str| {
+        let text = format!(
+            r#"
+[limits.default]
+reference_max_age_ms = 0
+[[accounts]]
+name = "P"
+prop_firm = "{template}"
+[[accounts]]
+name = "A"
+initial_balance_usd = 1000000
+[[symbols]]
+name = "AAPL"
+calendar = "ALWAYS"
+"#
+        );
+        let cfg = config::load_str("prop.toml", &text).expect("config");
+        let cat = Catalog::from_config(&cfg);
+        let (engine_cfg, _) = risk_setup::engine_config(&cfg, &cat).unwrap();
+        (cat, Engine::with_config(engine_cfg))
+    };
+    let order = |account: u32, side: Side, qty: i64, cl: &str| {
+        Event::NewOrder(NewOrder {
+            account: AccountId(account),
+            symbol: SymbolId(0),
+            side,
+            ord_type: OrdType::Market,
+            tif: Tif::Day,
+            qty: Qty::from_units(qty),
+            limit_px: None,
+            cl_ord_id: ClOrdId::try_new(cl).unwrap(),
+            ingress: Ingress::Rest,
+            ext_hours: false,
+        })
+    };
+    let price = |px: i64| {
+        Event::Price(PriceUpdate {
+            symbol: SymbolId(0),
+            px: Px::from_units(px),
+        })
+    };
+    // P buys 100 at 100; A buys 5; the price falls to 40 (P down 6,000); A buys 6.
+    let inputs = [
+        price(100),
+        order(0, Side::Buy, 100, "p1"),
+        order(1, Side::Buy, 5, "a1"),
+        price(40),
+        order(1, Side::Buy, 6, "a2"),
+    ];
+    let run_live = |template: &str, opts: &JournalOptions| {
+        let (cat, engine) = engine_for(template);
+        let (journal, engine, _) = sequencer::recover(opts.clone(), &cat, engine).unwrap();
+        let (in_tx, stop) = start_live(journal, engine, &cat, PaperConfig::default());
+        for (i, event) in inputs.iter().enumerate() {
+            in_tx
+                .send(Inbound::Request {
+                    ts_ns: 1_000 + i as i64,
+                    event: event.clone(),
+                    reply: None,
+                })
+                .unwrap();
+            // Each order's fill comes back before the next input.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        in_tx.send(Inbound::Shutdown).unwrap();
+        stop()
+    };
+    let replay = |template: &str, opts: &JournalOptions, policy: sequencer::Replay| {
+        let (cat, engine) = engine_for(template);
+        sequencer::recover_with_signals(opts.clone(), &cat, engine, policy)
+    };
+    let opts_in = |dir: &tempfile::TempDir| JournalOptions {
+        dir: dir.path().join("journal"),
+        segment_bytes: 64 << 10,
+        durability: Durability::None,
+    };
+    let (p, a, aapl) = (AccountId(0), AccountId(1), SymbolId(0));
+
+    // Live on the $100k template: the daily loss of 5% is breached.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(&dir);
+    let live = run_live("ftmo-2step-100k", &opts);
+    let flat = live
+        .orders()
+        .find(|o| o.ingress == Ingress::Risk)
+        .copied()
+        .expect("the breach flattened P");
+    assert_eq!(
+        (flat.id, flat.account, flat.side),
+        (OrderId(3), p, Side::Sell)
+    );
+    assert_eq!(flat.status, OrderStatus::Filled);
+    assert_eq!(live.position(p, aapl).qty, Qty::ZERO);
+    assert_eq!(live.position(a, aapl).qty, Qty::from_units(11));
+    assert!(live.account_lock(p).is_some());
+
+    // The same template: exactly the live state, under either policy, nothing reported.
+    let same = replay("ftmo-2step-100k", &opts, sequencer::Replay::Strict).unwrap();
+    assert_eq!(same.engine, live);
+    let same = replay("ftmo-2step-100k", &opts, sequencer::Replay::KeepJournaled).unwrap();
+    assert_eq!(same.engine, live);
+    assert_eq!(
+        (same.engine_orders_kept, same.engine_orders_not_made),
+        (0, 0)
+    );
+
+    // A looser template ($200k: 5% is 10,000) would not breach: the journal's order stands, with its id.
+    let err = replay("ftmo-2step-200k", &opts, sequencer::Replay::Strict)
+        .err()
+        .expect("a strict replay refuses")
+        .to_string();
+    assert!(
+        err.contains("replay diverged") && err.contains("engine-made order 3"),
+        "{err}"
+    );
+    let looser = replay("ftmo-2step-200k", &opts, sequencer::Replay::KeepJournaled)
+        .expect("the start goes on");
+    assert_eq!(
+        (looser.engine_orders_kept, looser.engine_orders_not_made),
+        (1, 0)
+    );
+    assert!(
+        looser.engine_orders_first[0].starts_with("engine-made order 3 (P: sell 100 AAPL market)"),
+        "{:?}",
+        looser.engine_orders_first
+    );
+    let orders: Vec<Order> = looser.engine.orders().copied().collect();
+    assert_eq!(orders, live.orders().copied().collect::<Vec<_>>());
+    assert_eq!(looser.engine.position(p, aapl), live.position(p, aapl));
+    assert_eq!(looser.engine.position(a, aapl), live.position(a, aapl));
+    assert_eq!(
+        looser.engine.account_lock(p),
+        None,
+        "the lock follows the new template"
+    );
+
+    // Live on the looser template (no breach), replayed on the stricter one: it would flatten P where the
+    // journal did not; no order is made, ids still line up, and the lock follows the stricter template.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(&dir);
+    let live = run_live("ftmo-2step-200k", &opts);
+    assert!(live.orders().all(|o| o.ingress != Ingress::Risk));
+    assert_eq!(live.position(p, aapl).qty, Qty::from_units(100));
+    let stricter = replay("ftmo-2step-100k", &opts, sequencer::Replay::KeepJournaled)
+        .expect("the start goes on");
+    assert_eq!(
+        (stricter.engine_orders_kept, stricter.engine_orders_not_made),
+        (0, 1)
+    );
+    assert!(
+        stricter.engine_orders_first[0].contains("(P: sell 100 AAPL market)"),
+        "{:?}",
+        stricter.engine_orders_first
+    );
+    let orders: Vec<Order> = stricter.engine.orders().copied().collect();
+    assert_eq!(orders, live.orders().copied().collect::<Vec<_>>());
+    assert_eq!(stricter.engine.position(p, aapl).qty, Qty::from_units(100));
+    assert!(stricter.engine.account_lock(p).is_some());
+    let err = replay("ftmo-2step-100k", &opts, sequencer::Replay::Strict)
+        .err()
+        .expect("a strict replay refuses")
+        .to_string();
+    assert!(err.contains("that the journal does not have"), "{err}");
 }

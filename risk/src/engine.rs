@@ -383,6 +383,10 @@ pub struct Engine {
     pub(crate) anomalies: Anomalies,
     /// Prop accounts that have traded each symbol: the ones a price update re-marks.
     pub(crate) prop_holders: Vec<Vec<AccountId>>,
+    /// While a journal is replayed ([`Engine::replay_engine_orders_from_journal`]): the orders flattening
+    /// would make, collected instead of made, for the replay to set beside the journal's engine-order records
+    /// (which it then applies with [`Engine::apply_engine_order`]). `None` live.
+    pub(crate) engine_orders_would_make: Option<Vec<NewOrder>>,
 }
 
 /// A journaled request being replayed ([`Engine::apply_journaled`]): the journal's verdict, which the pre-trade
@@ -530,6 +534,7 @@ impl Engine {
             days: vec![0; boundaries],
             anomalies: Anomalies::default(),
             prop_holders: vec![Vec::new(); limits.symbols],
+            engine_orders_would_make: None,
             config_symbols: config.symbols,
             calendars: config.calendars,
         }
@@ -1309,7 +1314,9 @@ impl Engine {
             if pos.raw() == 0 {
                 continue;
             }
-            let n = self.orders.len() + 1;
+            // The id the order gets (while replaying, the ones collected so far come before it).
+            let n =
+                self.orders.len() + 1 + self.engine_orders_would_make.as_ref().map_or(0, Vec::len);
             let side = if pos.raw() > 0 { Side::Sell } else { Side::Buy };
             let limit_px = match style {
                 FlattenStyle::Market => None,
@@ -1342,9 +1349,66 @@ impl Engine {
                 ingress: Ingress::Risk,
                 ext_hours: true,
             };
+            if let Some(would_make) = self.engine_orders_would_make.as_mut() {
+                would_make.push(o);
+                continue;
+            }
             let id = self.insert_order(&o, ts_ns, Verdict::Accept);
             self.on_accepted(id, out);
         }
+    }
+
+    /// While on, flattening (a prop breach, a kill switch in mode `flatten`) makes no orders: it collects the
+    /// ones it would make ([`Engine::take_engine_orders_would_make`]), and the journal's engine-order records
+    /// are applied instead ([`Engine::apply_engine_order`]). A replay turns it on so that the orders the
+    /// engine made stay as journaled, with their ids, when the prop-firm template, the flatten settings or the
+    /// collar changed since; off, the engine makes them itself (live, and for a request decided again).
+    pub fn replay_engine_orders_from_journal(&mut self, on: bool) {
+        self.engine_orders_would_make = on.then(Vec::new);
+    }
+
+    /// Whether [`Engine::replay_engine_orders_from_journal`] is on.
+    pub fn engine_orders_from_journal(&self) -> bool {
+        self.engine_orders_would_make.is_some()
+    }
+
+    /// The orders flattening would have made since the last call, oldest first (empty unless
+    /// [`Engine::replay_engine_orders_from_journal`] is on).
+    pub fn take_engine_orders_would_make(&mut self) -> Vec<NewOrder> {
+        self.engine_orders_would_make
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Makes an order the engine made itself, as its journal record has it: accepted, under the journaled
+    /// id, which must be the next one (else the journal and this replay disagree on what came before).
+    pub fn apply_engine_order(
+        &mut self,
+        id: OrderId,
+        o: &NewOrder,
+        ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), String> {
+        let next = self.orders.len() as u64 + 1;
+        if id.0 != next {
+            return Err(format!(
+                "the journal's engine-made order has id {}, the next id here is {next}",
+                id.0
+            ));
+        }
+        if o.account.0 as usize >= self.accounts.len()
+            || o.symbol.0 as usize >= self.config_symbols.len()
+            || !o.qty.is_positive()
+        {
+            return Err(format!(
+                "the journal's engine-made order {} names an unknown account or symbol, or no quantity",
+                id.0
+            ));
+        }
+        let id = self.insert_order(o, ts_ns, Verdict::Accept);
+        self.on_accepted(id, out);
+        Ok(())
     }
 
     fn apply_control(&mut self, c: &Control, ts_ns: i64, out: &mut Vec<Output>) -> Decision {
