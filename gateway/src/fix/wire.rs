@@ -227,14 +227,38 @@ pub struct SessionScope {
     pub accounts: Vec<AccountId>,
 }
 
-fn account_of(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<AccountId, Reject> {
+/// The account a request is for: the one its tag 1 names, which must be one of the session's. Without tag 1, a
+/// new order needs a session with exactly one account: on a session that trades several, guessing one could put
+/// the order on the wrong account. A cancel, replace or status request without tag 1 looks on the session's
+/// first account (it can only find an order that exists there). The error carries the reject's text.
+fn account_of(
+    m: &Inbound,
+    scope: &SessionScope,
+    c: &Catalog,
+) -> Result<AccountId, (Reject, String)> {
     let unknown = Reject::plain(RuleId::Account, RejectReason::UnknownAccount);
     match m.get(1) {
-        None | Some("") => scope.accounts.first().copied().ok_or(unknown),
+        None | Some("") => match scope.accounts.as_slice() {
+            [] => Err((unknown, "This session trades no account".to_string())),
+            [first, ..] if m.msg_type != "D" => Ok(*first),
+            [only] => Ok(*only),
+            several => Err((
+                unknown,
+                format!(
+                    "Account (tag 1) is required on a new order: this session trades {} accounts ({})",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|a| c.account_name(*a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        },
         Some(name) => c
             .account(name)
             .filter(|a| scope.accounts.contains(a))
-            .ok_or(unknown),
+            .ok_or_else(|| (unknown, format!("Unknown account {name}"))),
     }
 }
 
@@ -264,8 +288,8 @@ pub fn decode(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<Request,
             req(m, 60)?;
             let cl = cl_ord_id(11, cl)?;
             let orig = cl_ord_id(41, orig)?;
-            let account = account_of(m, scope, c)
-                .map_err(|r| Refusal::CancelReject(r, "Unknown account".into()))?;
+            let account =
+                account_of(m, scope, c).map_err(|(r, text)| Refusal::CancelReject(r, text))?;
             Ok(Request::Cancel(CancelOrder {
                 account,
                 target: CancelTarget::ByClOrdId(orig),
@@ -284,8 +308,8 @@ pub fn decode(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<Request,
             req(m, 60)?;
             let ord_type = ord_type_of(req(m, 40)?).map_err(as_cancel_reject)?;
             let qty_text = req(m, 38)?;
-            let account = account_of(m, scope, c)
-                .map_err(|r| Refusal::CancelReject(r, "Unknown account".into()))?;
+            let account =
+                account_of(m, scope, c).map_err(|(r, text)| Refusal::CancelReject(r, text))?;
             let (_, qty, limit_px) = instrument(m, c, symbol_text, qty_text, ord_type, false)?;
             Ok(Request::Replace(ReplaceOrder {
                 account,
@@ -299,8 +323,8 @@ pub fn decode(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<Request,
             let cl = cl_ord_id(11, req(m, 11)?)?;
             req(m, 55)?;
             req(m, 54)?;
-            let account = account_of(m, scope, c)
-                .map_err(|r| Refusal::CancelReject(r, "Unknown account".into()))?;
+            let account =
+                account_of(m, scope, c).map_err(|(r, text)| Refusal::CancelReject(r, text))?;
             Ok(Request::Status {
                 account,
                 target: cl,
@@ -384,12 +408,7 @@ fn decode_new(m: &Inbound, scope: &SessionScope, c: &Catalog) -> Result<NewOrder
     let side = side_of(side_text)?;
     let ord_type = ord_type_of(ord_type_text)?;
     let tif = tif_of(m.get(59))?;
-    let account = account_of(m, scope, c).map_err(|r| {
-        Refusal::Order(
-            r,
-            format!("Unknown account {}", m.get(1).unwrap_or_default()),
-        )
-    })?;
+    let account = account_of(m, scope, c).map_err(|(r, text)| Refusal::Order(r, text))?;
     let (symbol, qty, limit_px) = instrument(m, c, symbol_text, qty_text, ord_type, true)?;
     Ok(NewOrder {
         account,
@@ -606,6 +625,52 @@ mod tests {
         assert_eq!(o.limit_px, Some(Px::parse("190").unwrap()));
         assert_eq!(o.ingress, Ingress::Fix);
         assert_eq!(o.tif, Tif::Day);
+    }
+
+    #[test]
+    fn a_new_order_without_tag_1_needs_a_session_with_a_single_account() {
+        let without_1: Vec<_> = NOS.iter().copied().filter(|(t, _)| *t != 1).collect();
+        let single = scope(FixVersion::Fix44);
+        let Request::New(o) = decode(&msg("D", &without_1), &single, &catalog()).unwrap() else {
+            panic!("not a new order")
+        };
+        assert_eq!(o.account, AccountId(0));
+        let several = SessionScope {
+            version: FixVersion::Fix44,
+            accounts: vec![AccountId(0), AccountId(1)],
+        };
+        let unknown = Reject::plain(RuleId::Account, RejectReason::UnknownAccount);
+        let needs_1 =
+            "Account (tag 1) is required on a new order: this session trades 2 accounts (ACC1, ACC2)";
+        assert_eq!(
+            decode(&msg("D", &without_1), &several, &catalog()).unwrap_err(),
+            Refusal::Order(unknown, needs_1.into())
+        );
+        // A cancel can only find an existing order: without tag 1 it looks on the first account.
+        let cancel = [
+            (41, "ORD-1"),
+            (11, "C-1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, "20261120-15:00:00.000"),
+        ];
+        let Request::Cancel(c) = decode(&msg("F", &cancel), &several, &catalog()).unwrap() else {
+            panic!("not a cancel")
+        };
+        assert_eq!(c.account, AccountId(0));
+        // With tag 1, either account of the session; an account of another session is unknown here.
+        let Request::New(o) = decode(&msg("D", NOS), &several, &catalog()).unwrap() else {
+            panic!("not a new order")
+        };
+        assert_eq!(o.account, AccountId(0));
+        let other: Vec<_> = NOS
+            .iter()
+            .map(|&(t, v)| if t == 1 { (t, "ACC2") } else { (t, v) })
+            .collect();
+        assert_eq!(
+            decode(&msg("D", &other), &single, &catalog()).unwrap_err(),
+            Refusal::Order(unknown, "Unknown account ACC2".into())
+        );
     }
 
     #[test]
