@@ -634,6 +634,24 @@ fn fx_9_reusing_the_clordid_of_an_active_order_is_a_duplicate_on_any_account_of_
         Some("0"),
         "a fresh ClOrdID on ACC4 is accepted"
     );
+    // Without tag 1 this session (two accounts) has no account to assume for a new order.
+    let without_account: Vec<_> = nos("S-3", "ACC1", "1", "10", Some("180.00"), "0")
+        .into_iter()
+        .filter(|(t, _)| *t != 1)
+        .collect();
+    let er = order(&mut c, &without_account);
+    assert_tags(
+        &er,
+        &[
+            (150, "8"),
+            (39, "8"),
+            (103, "15"),
+            (
+                58,
+                "Account (tag 1) is required on a new order: this session trades 2 accounts (ACC1, ACC4)",
+            ),
+        ],
+    );
     // Another session may use it.
     let mut c42 = rig.client("FIX.4.2", "CLI42");
     let mut fields = nos("S-1", "ACC2", "1", "10", Some("180.00"), "0");
