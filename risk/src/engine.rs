@@ -1367,11 +1367,6 @@ impl Engine {
         self.engine_orders_would_make = on.then(Vec::new);
     }
 
-    /// Whether [`Engine::replay_engine_orders_from_journal`] is on.
-    pub fn engine_orders_from_journal(&self) -> bool {
-        self.engine_orders_would_make.is_some()
-    }
-
     /// The orders flattening would have made since the last call, oldest first (empty unless
     /// [`Engine::replay_engine_orders_from_journal`] is on).
     pub fn take_engine_orders_would_make(&mut self) -> Vec<NewOrder> {
