@@ -257,12 +257,7 @@ pub fn recover_with_signals(
     let (journal, report) = Journal::open(options, |seq, ts_ns, mut event| {
         let previous_ts_ns = std::mem::replace(&mut last_ts_ns, ts_ns);
         if matches!(event, Event::EngineOrder(_)) {
-            let Some(remap) = remap.as_ref() else {
-                return Err(format!(
-                    "journal record seq {seq} comes before any boot record"
-                ));
-            };
-            remap.apply(&mut event)?;
+            remapped(remap.as_ref(), seq, &mut event)?;
             let Event::EngineOrder(e) = &event else {
                 unreachable!("remapping keeps the kind")
             };
@@ -286,13 +281,8 @@ pub fn recover_with_signals(
             if matches!(event, Event::Boot(_)) {
                 // The process stopped after the record that made them and before their own records: the start
                 // that followed made them at the end of its replay, as below.
-                for o in would_make.drain(..) {
-                    let id = OrderId(engine.order_count() as u64 + 1);
-                    engine
-                        .apply_engine_order(id, &o, previous_ts_ns, &mut scratch)
-                        .map_err(|why| format!("replay at seq {seq}: {why}"))?;
-                }
-                scratch.clear();
+                make_cut_off(&mut engine, &mut would_make, previous_ts_ns, &mut scratch)
+                    .map_err(|why| format!("replay at seq {seq}: {why}"))?;
             } else if policy == Replay::Strict {
                 return Err(format!(
                     "replay diverged at seq {seq}: this build makes engine orders {would_make:?} that the journal does not have before it"
@@ -365,12 +355,7 @@ pub fn recover_with_signals(
             }
             _ => {}
         }
-        let Some(remap) = remap.as_ref() else {
-            return Err(format!(
-                "journal record seq {seq} comes before any boot record"
-            ));
-        };
-        remap.apply(&mut event)?;
+        remapped(remap.as_ref(), seq, &mut event)?;
         if matches!(
             event,
             Event::NewOrder(_) | Event::CancelOrder(_) | Event::ReplaceOrder(_) | Event::Control(_)
@@ -386,16 +371,11 @@ pub fn recover_with_signals(
     // From here on the engine makes its orders itself: those the last record would have made (their records
     // did not reach the journal), a request decided again, and everything live.
     engine.replay_engine_orders_from_journal(false);
-    for o in would_make.drain(..) {
-        let id = OrderId(engine.order_count() as u64 + 1);
-        engine
-            .apply_engine_order(id, &o, last_ts_ns, &mut scratch)
-            .map_err(|why| {
-                JournalError::Scan(ScanError::Visitor(format!(
-                    "replay at the journal's end: {why}"
-                )))
-            })?;
-    }
+    make_cut_off(&mut engine, &mut would_make, last_ts_ns, &mut scratch).map_err(|why| {
+        JournalError::Scan(ScanError::Visitor(format!(
+            "replay at the journal's end: {why}"
+        )))
+    })?;
     if let Some((_, req_ts, req)) = pending.take() {
         engine.apply(&req, req_ts, &mut scratch);
     }
@@ -411,6 +391,32 @@ pub fn recover_with_signals(
         engine_orders_not_made: engine_orders.not_made,
         engine_orders_first: engine_orders.first,
     })
+}
+
+/// Applies `event`'s ids to this boot's catalog (`remap`: from the journal's last boot record).
+fn remapped(remap: Option<&Remap>, seq: u64, event: &mut Event) -> Result<(), String> {
+    let Some(remap) = remap else {
+        return Err(format!(
+            "journal record seq {seq} comes before any boot record"
+        ));
+    };
+    remap.apply(event)
+}
+
+/// Makes the orders the engine would make whose own records a crash cut off, as the engine makes them (the next
+/// ids, in order), as the start after that crash did.
+fn make_cut_off(
+    engine: &mut Engine,
+    orders: &mut VecDeque<NewOrder>,
+    ts_ns: i64,
+    scratch: &mut Vec<Output>,
+) -> Result<(), String> {
+    for o in orders.drain(..) {
+        let id = OrderId(engine.order_count() as u64 + 1);
+        engine.apply_engine_order(id, &o, ts_ns, scratch)?;
+    }
+    scratch.clear();
+    Ok(())
 }
 
 /// [`Recovered`]'s count of engine-made orders that replay kept as journaled although this configuration
